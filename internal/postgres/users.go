@@ -1,0 +1,522 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/schema"
+	"github.com/scimd/scimd/internal/scimerr"
+)
+
+// userColumns maps every singular User attribute to its column in users. Package tests check
+// that every attribute of the User schemas is stored somewhere.
+var userColumns = []struct{ path, column string }{
+	{"userName", "user_name"},
+	{"externalId", "external_id"},
+	{"active", "active"},
+	{"displayName", "display_name"},
+	{"nickName", "nick_name"},
+	{"profileUrl", "profile_url"},
+	{"title", "title"},
+	{"userType", "user_type"},
+	{"preferredLanguage", "preferred_language"},
+	{"locale", "locale"},
+	{"timezone", "timezone"},
+	{"name.formatted", "name_formatted"},
+	{"name.familyName", "family_name"},
+	{"name.givenName", "given_name"},
+	{"name.middleName", "middle_name"},
+	{"name.honorificPrefix", "honorific_prefix"},
+	{"name.honorificSuffix", "honorific_suffix"},
+	{schema.EnterpriseUserURN + ":employeeNumber", "employee_number"},
+	{schema.EnterpriseUserURN + ":costCenter", "cost_center"},
+	{schema.EnterpriseUserURN + ":organization", "organization"},
+	{schema.EnterpriseUserURN + ":division", "division"},
+	{schema.EnterpriseUserURN + ":department", "department"},
+	{schema.EnterpriseUserURN + ":manager.value", "manager_id"},
+}
+
+// valueAttrs are the multi-valued attributes stored in user_values, one row per element.
+var valueAttrs = []string{"emails", "phoneNumbers", "ims", "photos", "entitlements", "roles", "x509Certificates"}
+
+// addressColumns maps the sub-attributes of addresses to columns of user_addresses.
+var addressColumns = []struct{ sub, column string }{
+	{"formatted", "formatted"},
+	{"streetAddress", "street_address"},
+	{"locality", "locality"},
+	{"region", "region"},
+	{"postalCode", "postal_code"},
+	{"country", "country"},
+	{"type", "type"},
+	{"primary", `"primary"`},
+}
+
+// Users stores User resources.
+type Users struct {
+	pool  *pgxpool.Pool
+	rt    *schema.ResourceType
+	table table
+	// paths[i] is the resolved path of userColumns[i].
+	paths     []schema.Path
+	valuePath map[string]schema.Path
+	addresses schema.Path
+	groups    schema.Path
+	selectSQL string
+}
+
+// NewUsers returns the user store over pool for the User resource type rt.
+func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
+	s := &Users{pool: pool, rt: rt, valuePath: map[string]schema.Path{}}
+	s.table = table{rt: rt, alias: "u", columns: map[string]string{
+		"id":                uuidPrefix + "u.id",
+		"meta.created":      "u.created_at",
+		"meta.lastModified": "u.last_modified",
+	}, children: map[string]child{}}
+	var cols []string
+	for _, c := range userColumns {
+		p, err := rt.ParsePath(c.path)
+		if err != nil {
+			return nil, fmt.Errorf("user column %s: %w", c.column, err)
+		}
+		s.paths = append(s.paths, p)
+		s.table.columns[p.String()] = "u." + c.column
+		cols = append(cols, "u."+c.column)
+	}
+	valueCols := map[string]string{"value": "c.value", "display": "c.display", "type": "c.type", "primary": `c."primary"`}
+	for _, name := range valueAttrs {
+		p, err := rt.ParsePath(name)
+		if err != nil {
+			return nil, err
+		}
+		s.valuePath[name] = p
+		s.table.children[p.String()] = child{
+			from:    "user_values c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id AND c.attr = '" + name + "'",
+			columns: valueCols,
+		}
+	}
+	p, err := rt.ParsePath("addresses")
+	if err != nil {
+		return nil, err
+	}
+	s.addresses = p
+	if s.groups, err = rt.ParsePath("groups"); err != nil {
+		return nil, err
+	}
+	s.table.children[s.groups.String()] = child{
+		from: "group_members c WHERE c.org_id = {p}.org_id AND c.member_id = {p}.id",
+		columns: map[string]string{
+			"value":   uuidPrefix + "c.group_id",
+			"display": "(SELECT cg.display_name FROM groups cg WHERE cg.org_id = c.org_id AND cg.id = c.group_id)",
+			"type":    "'direct'",
+		},
+	}
+	addrCols := map[string]string{}
+	for _, c := range addressColumns {
+		addrCols[c.sub] = "c." + c.column
+	}
+	s.table.children[p.String()] = child{
+		from:    "user_addresses c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
+		columns: addrCols,
+	}
+	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, " + strings.Join(cols, ", ")
+	return s, nil
+}
+
+// selectList returns the SELECT list and FROM clause of a user read, reading the child tables
+// only if the projection returns what they hold.
+func (s *Users) selectFrom(pr schema.Projection) string {
+	var b strings.Builder
+	b.WriteString(s.selectSQL)
+	values := false
+	for _, p := range s.valuePath {
+		values = values || pr.Returns(p)
+	}
+	if values {
+		b.WriteString(`, (SELECT json_agg(json_build_array(c.attr, c.value, c.display, c.type, c."primary") ORDER BY c.attr, c.pos)
+			FROM user_values c WHERE c.org_id = u.org_id AND c.user_id = u.id)`)
+	} else {
+		b.WriteString(", NULL::json")
+	}
+	if pr.Returns(s.addresses) {
+		b.WriteString(`, (SELECT json_agg(json_build_array(`)
+		for i, c := range addressColumns {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("c." + c.column)
+		}
+		b.WriteString(`) ORDER BY c.pos) FROM user_addresses c WHERE c.org_id = u.org_id AND c.user_id = u.id)`)
+	} else {
+		b.WriteString(", NULL::json")
+	}
+	if pr.Returns(s.groups) {
+		b.WriteString(`, (SELECT json_agg(json_build_array(g.id::text, g.display_name) ORDER BY g.display_name, g.id)
+			FROM group_members m JOIN groups g ON g.org_id = m.org_id AND g.id = m.group_id
+			WHERE m.org_id = u.org_id AND m.member_id = u.id)`)
+	} else {
+		b.WriteString(", NULL::json")
+	}
+	b.WriteString(" FROM users u")
+	return b.String()
+}
+
+// scan reads one row of selectFrom into a Resource.
+func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
+	r := &directory.Resource{Doc: map[string]any{}}
+	texts := make([]*string, len(s.paths))
+	var active bool
+	var values, addresses, groups []byte
+	dest := []any{&r.ID, &r.Version, &r.Created, &r.LastModified}
+	for i, p := range s.paths {
+		if p.Attr.Type == schema.TypeBoolean {
+			dest = append(dest, &active)
+		} else {
+			dest = append(dest, &texts[i])
+		}
+	}
+	dest = append(dest, &values, &addresses, &groups)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	for i, p := range s.paths {
+		if p.Attr.Type == schema.TypeBoolean {
+			p.Set(r.Doc, active)
+		} else if texts[i] != nil {
+			p.Set(r.Doc, *texts[i])
+		}
+	}
+	if err := s.decodeValues(r.Doc, values); err != nil {
+		return nil, err
+	}
+	if err := s.decodeGroups(r.Doc, groups); err != nil {
+		return nil, err
+	}
+	return r, s.decodeAddresses(r.Doc, addresses)
+}
+
+func (s *Users) decodeValues(doc map[string]any, raw []byte) error {
+	if raw == nil {
+		return nil
+	}
+	var rows [][5]any
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return err
+	}
+	lists := map[string][]any{}
+	for _, row := range rows {
+		attr, _ := row[0].(string)
+		el := map[string]any{}
+		for i, k := range []string{"value", "display", "type"} {
+			if v, ok := row[i+1].(string); ok {
+				el[k] = v
+			}
+		}
+		if row[4] == true {
+			el["primary"] = true
+		}
+		lists[attr] = append(lists[attr], el)
+	}
+	for attr, list := range lists {
+		if p, ok := s.valuePath[attr]; ok {
+			p.Set(doc, list)
+		}
+	}
+	return nil
+}
+
+func (s *Users) decodeAddresses(doc map[string]any, raw []byte) error {
+	if raw == nil {
+		return nil
+	}
+	var rows [][]any
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return err
+	}
+	var list []any
+	for _, row := range rows {
+		el := map[string]any{}
+		for i, c := range addressColumns {
+			switch v := row[i].(type) {
+			case string:
+				el[c.sub] = v
+			case bool:
+				if v {
+					el[c.sub] = true
+				}
+			}
+		}
+		list = append(list, el)
+	}
+	s.addresses.Set(doc, list)
+	return nil
+}
+
+// decodeGroups fills the read-only groups attribute: the user's direct groups.
+func (s *Users) decodeGroups(doc map[string]any, raw []byte) error {
+	if raw == nil {
+		return nil
+	}
+	var rows [][2]string
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return err
+	}
+	list := make([]any, len(rows))
+	for i, row := range rows {
+		list[i] = map[string]any{"value": row[0], "display": row[1], "type": "direct"}
+	}
+	s.groups.Set(doc, list)
+	return nil
+}
+
+// columnValues returns the users column values of doc, in userColumns order.
+func (s *Users) columnValues(doc map[string]any) []any {
+	out := make([]any, len(s.paths))
+	for i, p := range s.paths {
+		v := p.Get(doc)
+		if p.Attr.Type == schema.TypeBoolean {
+			// active defaults to true: a user is active unless a client says otherwise.
+			b, ok := v.(bool)
+			out[i] = b || !ok
+			continue
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// CreateUser implements directory.Store. The user, its values and its addresses are written in
+// one batch, which PostgreSQL runs as one implicit transaction: one round trip.
+func (s *Users) CreateUser(ctx context.Context, org string, u *directory.Resource) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	u.ID = id.String()
+	cols := make([]string, len(userColumns))
+	params := []any{org, u.ID, nullIfEmpty(u.PasswordHash)}
+	ph := make([]string, len(userColumns))
+	for i, c := range userColumns {
+		cols[i] = c.column
+		ph[i] = fmt.Sprintf("$%d", i+4)
+	}
+	params = append(params, s.columnValues(u.Doc)...)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO users (org_id, id, password_hash, `+strings.Join(cols, ", ")+`)
+		VALUES ($1, $2, $3, `+strings.Join(ph, ", ")+`)
+		RETURNING version, created_at, last_modified`, params...).
+		QueryRow(func(row pgx.Row) error {
+			return row.Scan(&u.Version, &u.Created, &u.LastModified)
+		})
+	s.queueChildren(b, org, u.ID, u.Doc, nil)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return s.mapErr(err, u.Doc)
+	}
+	return nil
+}
+
+// queueChildren queues the writes of the multi-valued attributes of doc. With old (the document
+// before an update), attributes whose elements did not change are not rewritten.
+func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]any) {
+	var attrs, values, displays, types []*string
+	var pos []int32
+	var primaries []bool
+	changed := old == nil
+	for _, name := range valueAttrs {
+		p := s.valuePath[name]
+		if old != nil && !reflect.DeepEqual(p.Get(doc), p.Get(old)) {
+			changed = true
+		}
+		list, _ := p.Get(doc).([]any)
+		for i, e := range list {
+			el, _ := e.(map[string]any)
+			n := name
+			attrs = append(attrs, &n)
+			pos = append(pos, int32(i))
+			values = append(values, strPtr(el["value"]))
+			displays = append(displays, strPtr(el["display"]))
+			types = append(types, strPtr(el["type"]))
+			primaries = append(primaries, el["primary"] == true)
+		}
+	}
+	if changed {
+		if old != nil {
+			b.Queue("DELETE FROM user_values WHERE org_id = $1 AND user_id = $2", org, id)
+		}
+		if len(attrs) > 0 {
+			b.Queue(`INSERT INTO user_values (org_id, user_id, attr, pos, value, display, type, "primary")
+				SELECT $1, $2, * FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bool[])`,
+				org, id, attrs, pos, values, displays, types, primaries)
+		}
+	}
+	if old != nil && reflect.DeepEqual(s.addresses.Get(doc), s.addresses.Get(old)) {
+		return
+	}
+	if old != nil {
+		b.Queue("DELETE FROM user_addresses WHERE org_id = $1 AND user_id = $2", org, id)
+	}
+	list, _ := s.addresses.Get(doc).([]any)
+	if len(list) == 0 {
+		return
+	}
+	cols := make([][]*string, len(addressColumns)-1)
+	apos := make([]int32, len(list))
+	aprimary := make([]bool, len(list))
+	for i, e := range list {
+		el, _ := e.(map[string]any)
+		apos[i] = int32(i)
+		aprimary[i] = el["primary"] == true
+		for j, c := range addressColumns[:len(addressColumns)-1] {
+			cols[j] = append(cols[j], strPtr(el[c.sub]))
+		}
+	}
+	args := []any{org, id, apos}
+	names := []string{"org_id", "user_id", "pos"}
+	casts := []string{"$3::int[]"}
+	for j, c := range addressColumns[:len(addressColumns)-1] {
+		args = append(args, cols[j])
+		names = append(names, c.column)
+		casts = append(casts, fmt.Sprintf("$%d::text[]", len(args)))
+	}
+	args = append(args, aprimary)
+	names = append(names, `"primary"`)
+	casts = append(casts, fmt.Sprintf("$%d::bool[]", len(args)))
+	b.Queue("INSERT INTO user_addresses ("+strings.Join(names, ", ")+") SELECT $1, $2, * FROM unnest("+
+		strings.Join(casts, ", ")+")", args...)
+}
+
+func strPtr(v any) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// GetUser implements directory.Store.
+func (s *Users) GetUser(ctx context.Context, org, id string, pr schema.Projection) (*directory.Resource, error) {
+	if !validID(id) {
+		return nil, userNotFound(id)
+	}
+	r, err := s.scan(s.pool.QueryRow(ctx, s.selectFrom(pr)+" WHERE u.org_id = $1 AND u.id = $2", org, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, userNotFound(id)
+	}
+	return r, err
+}
+
+// UpdateUser implements directory.Store.
+func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directory.Resource) error) (*directory.Resource, error) {
+	if !validID(id) {
+		return nil, userNotFound(id)
+	}
+	var out *directory.Resource
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		r, err := s.scan(tx.QueryRow(ctx, s.selectFrom(schema.Projection{})+
+			" WHERE u.org_id = $1 AND u.id = $2 FOR UPDATE OF u", org, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return userNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		// groups is read-only and not stored with the user: fn sees the document without it,
+		// and the response gets it back.
+		groups := s.groups.Get(r.Doc)
+		s.groups.Set(r.Doc, nil)
+		old := schema.Clone(r.Doc)
+		out = r
+		err = fn(r)
+		s.groups.Set(r.Doc, groups)
+		if err != nil {
+			return err
+		}
+		sets := make([]string, len(userColumns))
+		params := []any{org, id, nullIfEmpty(r.PasswordHash)}
+		for i, c := range userColumns {
+			sets[i] = fmt.Sprintf("%s = $%d", c.column, i+4)
+		}
+		params = append(params, s.columnValues(r.Doc)...)
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE users SET `+strings.Join(sets, ", ")+`,
+			password_hash = coalesce($3, password_hash),
+			version = version + 1, last_modified = clock_timestamp()
+			WHERE org_id = $1 AND id = $2 RETURNING version, last_modified`, params...).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&r.Version, &r.LastModified) })
+		s.queueChildren(b, org, id, r.Doc, old)
+		return s.mapErr(tx.SendBatch(ctx, b).Close(), r.Doc)
+	})
+	if errors.Is(err, directory.ErrUnchanged) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.PasswordHash = ""
+	return out, nil
+}
+
+// DeleteUser implements directory.Store.
+func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64) error) error {
+	if !validID(id) {
+		return userNotFound(id)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var version int64
+		err := tx.QueryRow(ctx, "SELECT version FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id).Scan(&version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return userNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(version); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM group_members WHERE org_id = $1 AND member_id = $2", org, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM users WHERE org_id = $1 AND id = $2", org, id)
+		return err
+	})
+}
+
+// ListUsers implements directory.Store: the page and the total are read in one round trip.
+func (s *Users) ListUsers(ctx context.Context, org string, q directory.Query) (*directory.Page, error) {
+	return list(ctx, s.pool, &s.table, "users u", s.selectFrom(q.Projection), org, q, s.scan)
+}
+
+// mapErr turns constraint violations into the SCIM errors they mean.
+func (s *Users) mapErr(err error, doc map[string]any) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "users_user_name_key" {
+		return scimerr.New(scimerr.KindConflict, scimerr.Uniqueness, "userName %q is already taken in this organization", doc["userName"])
+	}
+	return err
+}
+
+func validID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
+
+func userNotFound(id string) error {
+	return scimerr.NotFound("no User with id %q", id)
+}

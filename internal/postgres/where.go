@@ -1,0 +1,312 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/scimd/scimd/internal/filter"
+	"github.com/scimd/scimd/internal/schema"
+	"github.com/scimd/scimd/internal/scimerr"
+)
+
+// table describes how one resource type's attributes map onto SQL: the whitelist that filters
+// and sorts are translated through. An attribute that is not in it cannot be filtered on.
+type table struct {
+	rt    *schema.ResourceType
+	alias string
+	// columns maps the canonical path of a singular attribute (schema.Path.String()) to a SQL
+	// expression over alias.
+	columns map[string]string
+	// children maps the canonical path of a multi-valued attribute to the child table holding
+	// its elements.
+	children map[string]child
+}
+
+// child is a table of elements of a multi-valued attribute.
+type child struct {
+	// from is the FROM clause and join condition, with c as the element alias and the parent's
+	// alias substituted, e.g. "user_values c WHERE c.org_id = u.org_id AND c.user_id = u.id AND
+	// c.attr = 'emails'".
+	from string
+	// columns maps sub-attribute names to columns of c.
+	columns map[string]string
+}
+
+// query accumulates SQL parameters.
+type query struct {
+	args []any
+}
+
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+// where translates a filter into a SQL condition over t. Every value becomes a parameter; only
+// column names from the whitelist are written into the SQL.
+func (t *table) where(q *query, e filter.Expr) (string, error) {
+	switch x := e.(type) {
+	case filter.And:
+		return t.logical(q, x.Left, x.Right, "AND")
+	case filter.Or:
+		return t.logical(q, x.Left, x.Right, "OR")
+	case filter.Not:
+		return t.not(q, x.X)
+	case filter.Compare:
+		return t.compare(q, x)
+	case filter.ValuePath:
+		return t.valuePath(q, x)
+	}
+	return "", fmt.Errorf("filter node %T not handled", e)
+}
+
+func (t *table) logical(q *query, l, r filter.Expr, op string) (string, error) {
+	ls, err := t.where(q, l)
+	if err != nil {
+		return "", err
+	}
+	rs, err := t.where(q, r)
+	if err != nil {
+		return "", err
+	}
+	return "(" + ls + " " + op + " " + rs + ")", nil
+}
+
+func (t *table) not(q *query, e filter.Expr) (string, error) {
+	s, err := t.where(q, e)
+	if err != nil {
+		return "", err
+	}
+	return "(NOT " + s + ")", nil
+}
+
+func notFilterable(p schema.Path) error {
+	return scimerr.Invalid(scimerr.InvalidFilter, "attribute %q cannot be used in a filter", p.String())
+}
+
+func (t *table) compare(q *query, c filter.Compare) (string, error) {
+	if ch, ok := t.children[schema.Path{Ext: c.Path.Ext, Attr: c.Path.Attr}.String()]; ok {
+		// "emails.value eq x" or "emails pr": some element matches.
+		cond := "TRUE"
+		if c.Path.Sub != nil {
+			col, ok := ch.columns[c.Path.Sub.Name]
+			if !ok {
+				return "", notFilterable(c.Path)
+			}
+			var err error
+			if cond, err = cmpSQL(q, col, c.Path.Sub, c.Op, c.Value); err != nil {
+				return "", err
+			}
+		} else if c.Op != "pr" {
+			return "", notFilterable(c.Path)
+		}
+		return "EXISTS (SELECT 1 FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) + " AND " + cond + ")", nil
+	}
+	col, ok := t.columns[c.Path.String()]
+	if !ok {
+		return "", notFilterable(c.Path)
+	}
+	return cmpSQL(q, col, c.Path.Leaf(), c.Op, c.Value)
+}
+
+// uuidPrefix marks a column expression as a uuid column in the whitelists: ids compare as
+// uuids so that eq uses the indexes, and as text for the string operators.
+const uuidPrefix = "uuid:"
+
+// cmpUUID compares a uuid column. A value that is not a uuid can equal no id.
+func cmpUUID(q *query, col string, c filter.Compare) (string, error) {
+	switch c.Op {
+	case "eq", "ne":
+		s, _ := c.Value.(string)
+		id, err := uuid.Parse(s)
+		if err != nil {
+			if c.Op == "eq" {
+				return "FALSE", nil
+			}
+			return "TRUE", nil
+		}
+		op := "="
+		if c.Op == "ne" {
+			op = "<>"
+		}
+		return col + " " + op + " " + q.arg(id.String()) + "::uuid", nil
+	case "pr":
+		return "TRUE", nil
+	}
+	return cmpSQL(q, col+"::text", &schema.Attribute{Name: c.Path.Leaf().Name, Type: schema.TypeString, CaseExact: true}, c.Op, c.Value)
+}
+
+func (t *table) valuePath(q *query, v filter.ValuePath) (string, error) {
+	ch, ok := t.children[v.Path.String()]
+	if !ok {
+		return "", notFilterable(v.Path)
+	}
+	cond, err := ch.where(q, v.Filter)
+	if err != nil {
+		return "", err
+	}
+	return "EXISTS (SELECT 1 FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) + " AND " + cond + ")", nil
+}
+
+// where translates the filter inside a value path into a condition on one element row.
+func (ch child) where(q *query, e filter.Expr) (string, error) {
+	both := func(l, r filter.Expr, op string) (string, error) {
+		ls, err := ch.where(q, l)
+		if err != nil {
+			return "", err
+		}
+		rs, err := ch.where(q, r)
+		if err != nil {
+			return "", err
+		}
+		return "(" + ls + " " + op + " " + rs + ")", nil
+	}
+	switch x := e.(type) {
+	case filter.And:
+		return both(x.Left, x.Right, "AND")
+	case filter.Or:
+		return both(x.Left, x.Right, "OR")
+	case filter.Not:
+		s, err := ch.where(q, x.X)
+		return "(NOT " + s + ")", err
+	case filter.Compare:
+		return ch.compare(q, x)
+	}
+	return "", scimerr.Invalid(scimerr.InvalidFilter, "value filters cannot be nested")
+}
+
+func (ch child) compare(q *query, c filter.Compare) (string, error) {
+	if c.Path.Sub == nil {
+		return "", notFilterable(c.Path)
+	}
+	col, ok := ch.columns[c.Path.Sub.Name]
+	if !ok {
+		return "", notFilterable(c.Path)
+	}
+	return cmpSQL(q, col, c.Path.Sub, c.Op, c.Value)
+}
+
+// cmpSQL writes one comparison of column col, holding attribute a, with a parameter. Strings
+// compare through lower() unless the attribute is caseExact, matching the lower() indexes.
+func cmpSQL(q *query, col string, a *schema.Attribute, op string, v any) (string, error) {
+	if uc, ok := strings.CutPrefix(col, uuidPrefix); ok {
+		return cmpUUID(q, uc, filter.Compare{Path: schema.Path{Attr: a}, Op: op, Value: v})
+	}
+	if op == "pr" {
+		if a.Type == schema.TypeBoolean || a.Type == schema.TypeDateTime {
+			return col + " IS NOT NULL", nil
+		}
+		return "(" + col + " IS NOT NULL AND " + col + " <> '')", nil
+	}
+	switch a.Type {
+	case schema.TypeBoolean:
+		b, ok := v.(bool)
+		if !ok || (op != "eq" && op != "ne") {
+			return "", scimerr.Invalid(scimerr.InvalidFilter, "boolean attribute %q takes eq or ne with true or false", a.Name)
+		}
+		if op == "eq" {
+			return col + " = " + q.arg(b), nil
+		}
+		return col + " IS DISTINCT FROM " + q.arg(b), nil
+	case schema.TypeDateTime:
+		s, _ := v.(string)
+		cmp, ok := ordered[op]
+		if !ok {
+			return "", scimerr.Invalid(scimerr.InvalidFilter, "dateTime attribute %q takes eq, ne, gt, ge, lt, le or pr", a.Name)
+		}
+		if op == "ne" {
+			return "(" + col + " IS NULL OR " + col + " <> " + q.arg(s) + "::timestamptz)", nil
+		}
+		return col + " " + cmp + " " + q.arg(s) + "::timestamptz", nil
+	case schema.TypeInteger, schema.TypeDecimal:
+		n, ok := v.(json.Number)
+		cmp, okOp := ordered[op]
+		if !ok || !okOp {
+			return "", scimerr.Invalid(scimerr.InvalidFilter, "numeric attribute %q takes a number with eq, ne, gt, ge, lt or le", a.Name)
+		}
+		return col + " " + cmp + " " + q.arg(n.String()) + "::numeric", nil
+	}
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case json.Number:
+		s = x.String()
+	case bool:
+		s = strconv.FormatBool(x)
+	default:
+		return "", scimerr.Invalid(scimerr.InvalidFilter, "attribute %q needs a string value for %s", a.Name, op)
+	}
+	lhs := col
+	if !a.CaseExact {
+		lhs = "lower(" + col + ")"
+		s = strings.ToLower(s)
+	}
+	switch op {
+	case "co":
+		return lhs + " LIKE " + q.arg("%"+likeEscape(s)+"%"), nil
+	case "sw":
+		return lhs + " LIKE " + q.arg(likeEscape(s)+"%"), nil
+	case "ew":
+		return lhs + " LIKE " + q.arg("%"+likeEscape(s)), nil
+	case "ne":
+		return "(" + col + " IS NULL OR " + lhs + " <> " + q.arg(s) + ")", nil
+	}
+	cmp, ok := ordered[op]
+	if !ok {
+		return "", scimerr.Invalid(scimerr.InvalidFilter, "unknown operator %q", op)
+	}
+	if op != "eq" {
+		// Order strings by code point, not by the database's locale, so results do not depend
+		// on how the server was installed.
+		return lhs + ` COLLATE "C" ` + cmp + " " + q.arg(s), nil
+	}
+	return lhs + " = " + q.arg(s), nil
+}
+
+var ordered = map[string]string{"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+// likeEscape escapes LIKE's wildcards; PostgreSQL's default escape character is backslash.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// orderBy returns the ORDER BY clause for sorting by p, always ending in the id so that pages
+// are stable. Without p, resources come in creation order.
+func (t *table) orderBy(p *schema.Path, desc bool) (string, error) {
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	id := t.alias + ".id" + dir
+	if p == nil {
+		return t.alias + ".created_at" + dir + ", " + id, nil
+	}
+	if col, ok := t.columns[p.String()]; ok {
+		col = strings.TrimPrefix(col, uuidPrefix)
+		if a := p.Leaf(); a.Type == schema.TypeString && !a.CaseExact {
+			col = "lower(" + col + ")"
+		}
+		return col + dir + " NULLS LAST, " + id, nil
+	}
+	top := schema.Path{Ext: p.Ext, Attr: p.Attr}
+	if ch, ok := t.children[top.String()]; ok {
+		// RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary (else first) value.
+		sub := "value"
+		if p.Sub != nil {
+			sub = p.Sub.Name
+		}
+		col, ok := ch.columns[sub]
+		if !ok {
+			return "", scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())
+		}
+		expr := "(SELECT lower(" + strings.TrimPrefix(col, uuidPrefix) + "::text) FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) +
+			` ORDER BY c."primary" DESC, c.pos LIMIT 1)`
+		return expr + dir + " NULLS LAST, " + id, nil
+	}
+	return "", scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())
+}

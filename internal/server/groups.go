@@ -1,0 +1,223 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/patch"
+	"github.com/scimd/scimd/internal/schema"
+)
+
+func (s *server) membersPath() schema.Path {
+	return schema.Path{Attr: s.Schemas.Group.Schema.Attr("members")}
+}
+
+func (s *server) handleListGroups(w http.ResponseWriter, r *http.Request) {
+	rt := s.Schemas.Group
+	q, err := queryParams(r).listQuery(rt)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.Directory.ListGroups(r.Context(), principal(r.Context()).OrgID, q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !q.Projection.Returns(s.membersPath()) {
+		s.writeList(w, r, rt, q, page)
+		return
+	}
+	head, _ := json.Marshal(map[string]any{
+		"schemas":      []string{schema.ListResponseURN},
+		"totalResults": page.Total,
+		"startIndex":   q.StartIndex,
+		"itemsPerPage": len(page.Resources),
+	})
+	s.streamGroups(w, r, http.StatusOK, head, page.Resources, q.Projection)
+}
+
+func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
+	body, err := decodeObject(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	g, err := s.Directory.CreateGroup(r.Context(), principal(r.Context()).OrgID, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", s.baseURL(r)+"/Groups/"+g.ID)
+	s.writeGroup(w, r, http.StatusCreated, g, queryParams(r).projection(s.Schemas.Group))
+}
+
+func (s *server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := s.Directory.GetGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if precondition(r).NotModified(g) {
+		w.Header().Set("ETag", g.ETag())
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	s.writeGroup(w, r, http.StatusOK, g, queryParams(r).projection(s.Schemas.Group))
+}
+
+func (s *server) handleReplaceGroup(w http.ResponseWriter, r *http.Request) {
+	body, err := decodeObject(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	g, err := s.Directory.ReplaceGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), body, precondition(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeGroup(w, r, http.StatusOK, g, queryParams(r).projection(s.Schemas.Group))
+}
+
+// handlePatchGroup answers 204, as Entra expects and so that a membership change never returns
+// the member list; a client that names attributes gets 200 with them.
+func (s *server) handlePatchGroup(w http.ResponseWriter, r *http.Request) {
+	raw, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ops, err := patch.Parse(raw)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	g, err := s.Directory.PatchGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), ops, precondition(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := queryParams(r)
+	if p["attributes"] == "" && p["excludedattributes"] == "" {
+		w.Header().Set("ETag", g.ETag())
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.writeGroup(w, r, http.StatusOK, g, p.projection(s.Schemas.Group))
+}
+
+func (s *server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
+	if err := s.Directory.DeleteGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), precondition(r)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeGroup answers one group, streaming its members when the projection returns them.
+func (s *server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Resource, pr schema.Projection) {
+	w.Header().Set("ETag", g.ETag())
+	if !pr.Returns(s.membersPath()) {
+		s.writeJSON(w, status, s.render(r, s.Schemas.Group, g, pr))
+		return
+	}
+	s.streamGroups(w, r, status, nil, []*directory.Resource{g}, pr)
+}
+
+// streamGroups writes groups with their members read row by row from the database, so a group
+// of any size costs constant memory. With head (a ListResponse without Resources) it writes a
+// ListResponse; without, the single group. Once the status is sent an error cannot be
+// reported, so the connection is aborted rather than ending in a truncated but valid body.
+func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int, head []byte, groups []*directory.Resource, pr schema.Projection) {
+	ids := make([]string, len(groups))
+	prefixes := make([][]byte, len(groups))
+	for i, g := range groups {
+		ids[i] = g.ID
+		b, err := json.Marshal(s.render(r, s.Schemas.Group, g, pr))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		prefixes[i] = b[:len(b)-1] // without the closing brace
+	}
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.WriteHeader(status)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	if head != nil {
+		bw.Write(head[:len(head)-1])
+		bw.WriteString(`,"Resources":[`)
+	}
+	base := s.baseURL(r)
+	next := 0    // index of the next group to open
+	first := true // no member written yet in the open group
+	open := func() {
+		if next > 0 {
+			bw.WriteString("]}")
+			if head != nil {
+				bw.WriteByte(',')
+			}
+		}
+		bw.Write(prefixes[next])
+		bw.WriteString(`,"members":[`)
+		next++
+		first = true
+	}
+	err := s.Directory.EachMember(r.Context(), principal(r.Context()).OrgID, ids, func(group string, m directory.Member) error {
+		for next == 0 || ids[next-1] != group {
+			open()
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		return s.writeMember(bw, pr, base, m)
+	})
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "streaming group members", "err", err.Error(), "request_id", requestID(r.Context()))
+		panic(http.ErrAbortHandler)
+	}
+	for next < len(ids) {
+		open()
+	}
+	if next > 0 {
+		bw.WriteString("]}")
+	}
+	if head != nil {
+		bw.WriteString("]}")
+	}
+	bw.WriteByte('\n')
+	if err := bw.Flush(); err != nil {
+		s.log.Warn("writing response", "err", err.Error())
+	}
+}
+
+func (s *server) writeMember(bw *bufio.Writer, pr schema.Projection, base string, m directory.Member) error {
+	ref := base + "/Users/" + m.Value
+	if m.Type == "Group" {
+		ref = base + "/Groups/" + m.Value
+	}
+	el := map[string]any{"value": m.Value, "type": m.Type, "$ref": ref}
+	if m.Display != "" {
+		el["display"] = m.Display
+	}
+	if !pr.Empty() {
+		list, _ := s.Schemas.Group.Apply(pr, map[string]any{"members": []any{el}})["members"].([]any)
+		if len(list) == 1 {
+			el, _ = list[0].(map[string]any)
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(el); err != nil {
+		return err
+	}
+	_, err := bw.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+	return err
+}

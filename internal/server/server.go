@@ -1,0 +1,63 @@
+// Package server is scimd's HTTP interface: the SCIM 2.0 protocol (RFC 7644) over the
+// directory service, plus health and readiness endpoints. Every route is in routes.go.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/schema"
+)
+
+// Deps are what the server needs from the rest of scimd.
+type Deps struct {
+	Directory *directory.Service
+	Schemas   *schema.Registry
+	// LookupToken finds stored tokens for authentication.
+	LookupToken auth.Lookup
+	// Ready reports whether the server can serve requests (the database answers).
+	Ready  func(context.Context) error
+	Logger *slog.Logger
+	// BaseURL is the public SCIM base URL, e.g. https://scim.example.com/scim/v2. When empty,
+	// it is derived from each request's Host.
+	BaseURL string
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int64
+	Now          func() time.Time
+}
+
+type server struct {
+	Deps
+	log *slog.Logger
+}
+
+// NewServer returns scimd's HTTP handler.
+func NewServer(d Deps) http.Handler {
+	if d.MaxBodyBytes == 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	s := &server{Deps: d, log: d.Logger}
+	return s.routes()
+}
+
+// writeJSON writes body with SCIM's media type.
+func (s *server) writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		s.log.Warn("writing response", "err", err.Error())
+	}
+}
