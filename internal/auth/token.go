@@ -60,12 +60,25 @@ func hash(secret string) []byte {
 	return h[:]
 }
 
-// Stored is what the store holds for a token.
+// Roles a token acts with: its issuer's orgRole.
+const (
+	RoleAdmin         = "admin"
+	RoleAdminReadOnly = "admin-readonly"
+)
+
+// Stored is what the store holds for a token, with its issuer's current state.
 type Stored struct {
-	Hash      []byte
-	IssuerID  string // empty for the operator token issued with the organization
-	ExpiresAt *time.Time
-	RevokedAt *time.Time
+	Hash []byte
+	// IssuerID is empty for the operator token issued with the organization, which acts as an
+	// admin with no user behind it.
+	IssuerID string
+	// IssuerRole is the issuer's orgRole now, and IssuerActive whether the issuer still exists
+	// and is not suspended: a token stops working when its issuer is suspended, deleted or
+	// demoted.
+	IssuerRole   string
+	IssuerActive bool
+	ExpiresAt    *time.Time
+	RevokedAt    *time.Time
 }
 
 // Principal is who a request acts as.
@@ -73,7 +86,12 @@ type Principal struct {
 	OrgID    string
 	TokenID  string
 	IssuerID string
+	// Role is RoleAdmin or RoleAdminReadOnly.
+	Role string
 }
+
+// CanWrite reports whether the principal may change anything.
+func (p Principal) CanWrite() bool { return p.Role == RoleAdmin }
 
 // Lookup finds a stored token by organization and token id; it returns ok=false when there is
 // none.
@@ -100,7 +118,14 @@ func Authenticate(ctx context.Context, lookup Lookup, token string, now time.Tim
 		st.RevokedAt != nil || (st.ExpiresAt != nil && !now.Before(*st.ExpiresAt)) {
 		return Principal{}, denied
 	}
-	return Principal{OrgID: org, TokenID: id, IssuerID: st.IssuerID}, nil
+	role := RoleAdmin
+	if st.IssuerID != "" {
+		if !st.IssuerActive || (st.IssuerRole != RoleAdmin && st.IssuerRole != RoleAdminReadOnly) {
+			return Principal{}, denied
+		}
+		role = st.IssuerRole
+	}
+	return Principal{OrgID: org, TokenID: id, IssuerID: st.IssuerID, Role: role}, nil
 }
 
 func hexUUID(s string) (string, error) {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -51,20 +50,4 @@ func (o *Orgs) CreateOrg(ctx context.Context, id, name string, domains []string)
 		return err
 	})
 	return tok, err
-}
-
-// LookupToken implements auth.Lookup.
-func (o *Orgs) LookupToken(ctx context.Context, org, id string) (auth.Stored, bool, error) {
-	var st auth.Stored
-	var issuer *string
-	err := o.pool.QueryRow(ctx, `SELECT secret_hash, issuer_user_id::text, expires_at, revoked_at
-		FROM tokens WHERE org_id = $1 AND id = $2`, org, id).
-		Scan(&st.Hash, &issuer, &st.ExpiresAt, &st.RevokedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return st, false, nil
-	}
-	if issuer != nil {
-		st.IssuerID = *issuer
-	}
-	return st, err == nil, err
 }

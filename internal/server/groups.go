@@ -154,7 +154,7 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 		bw.WriteString(`,"Resources":[`)
 	}
 	base := s.baseURL(r)
-	next := 0    // index of the next group to open
+	next := 0     // index of the next group to open
 	first := true // no member written yet in the open group
 	open := func() {
 		if next > 0 {
