@@ -155,7 +155,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	orgs := postgres.NewOrgs(pool)
-	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), reg)
+	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // CreateGroup creates a group, with the members the body lists.
-func (s *Service) CreateGroup(ctx context.Context, org string, body map[string]any) (*Resource, error) {
+func (s *Service) CreateGroup(ctx context.Context, a Actor, body map[string]any) (*Resource, error) {
 	doc, members, err := s.splitGroup(body)
 	if err != nil {
 		return nil, err
@@ -21,38 +21,38 @@ func (s *Service) CreateGroup(ctx context.Context, org string, body map[string]a
 	if err := validateGroup(doc); err != nil {
 		return nil, err
 	}
-	if err := s.groups.CreateGroup(ctx, org, g, members); err != nil {
+	if err := s.groups.CreateGroup(ctx, a.Org, g, members); err != nil {
 		return nil, err
 	}
 	return g, nil
 }
 
 // GetGroup returns a group without its members; EachMember streams them.
-func (s *Service) GetGroup(ctx context.Context, org, id string) (*Resource, error) {
-	return s.groups.GetGroup(ctx, org, id)
+func (s *Service) GetGroup(ctx context.Context, a Actor, id string) (*Resource, error) {
+	return s.groups.GetGroup(ctx, a.Org, id)
 }
 
 // EachMember streams the members of groups, group by group in the order given.
-func (s *Service) EachMember(ctx context.Context, org string, groups []string, fn func(group string, m Member) error) error {
-	return s.groups.EachMember(ctx, org, groups, fn)
+func (s *Service) EachMember(ctx context.Context, a Actor, groups []string, fn func(group string, m Member) error) error {
+	return s.groups.EachMember(ctx, a.Org, groups, fn)
 }
 
 // ListGroups returns one page of groups, without members.
-func (s *Service) ListGroups(ctx context.Context, org string, q Query) (*Page, error) {
-	return s.groups.ListGroups(ctx, org, q)
+func (s *Service) ListGroups(ctx context.Context, a Actor, q Query) (*Page, error) {
+	return s.groups.ListGroups(ctx, a.Org, q)
 }
 
 // DeleteGroup deletes a group; its members stay users of the organization.
-func (s *Service) DeleteGroup(ctx context.Context, org, id string, pre Precondition) error {
+func (s *Service) DeleteGroup(ctx context.Context, a Actor, id string, pre Precondition) error {
 	var check func(int64) error
 	if pre != (Precondition{}) {
 		check = pre.Check
 	}
-	return s.groups.DeleteGroup(ctx, org, id, check)
+	return s.groups.DeleteGroup(ctx, a.Org, id, check)
 }
 
 // ReplaceGroup replaces a group's attributes and its whole member list (PUT).
-func (s *Service) ReplaceGroup(ctx context.Context, org, id string, body map[string]any, pre Precondition) (*Resource, error) {
+func (s *Service) ReplaceGroup(ctx context.Context, a Actor, id string, body map[string]any, pre Precondition) (*Resource, error) {
 	doc, members, err := s.splitGroup(body)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func (s *Service) ReplaceGroup(ctx context.Context, org, id string, body map[str
 	if err := validateGroup(doc); err != nil {
 		return nil, err
 	}
-	return s.groups.UpdateGroup(ctx, org, id, func(g *Resource, mc MemberChanges) error {
+	return s.groups.UpdateGroup(ctx, a.Org, id, func(g *Resource, mc MemberChanges) error {
 		if err := pre.Check(g.Version); err != nil {
 			return err
 		}
@@ -72,8 +72,8 @@ func (s *Service) ReplaceGroup(ctx context.Context, org, id string, body map[str
 // PatchGroup applies PATCH operations to a group. Operations on members become single-row
 // changes of the member table, in request order; the member list is never loaded. Other
 // operations go through the PATCH engine on the group's own attributes.
-func (s *Service) PatchGroup(ctx context.Context, org, id string, ops []patch.Operation, pre Precondition) (*Resource, error) {
-	return s.groups.UpdateGroup(ctx, org, id, func(g *Resource, mc MemberChanges) error {
+func (s *Service) PatchGroup(ctx context.Context, a Actor, id string, ops []patch.Operation, pre Precondition) (*Resource, error) {
+	return s.groups.UpdateGroup(ctx, a.Org, id, func(g *Resource, mc MemberChanges) error {
 		if err := pre.Check(g.Version); err != nil {
 			return err
 		}

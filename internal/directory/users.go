@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/scimd/scimd/internal/grants"
 	"github.com/scimd/scimd/internal/patch"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
@@ -17,63 +19,76 @@ import (
 type Service struct {
 	store       Store
 	groups      GroupStore
+	orgs        OrgStore
 	users       *schema.ResourceType
 	groupRT     *schema.ResourceType
 	membersPath schema.Path
 }
 
-// New returns a Service over the user and group stores for the resource types of reg.
-func New(users Store, groups GroupStore, reg *schema.Registry) (*Service, error) {
+// New returns a Service over the stores for the resource types of reg.
+func New(users Store, groups GroupStore, orgs OrgStore, reg *schema.Registry) (*Service, error) {
 	members, err := reg.Group.ParsePath("members")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: users, groups: groups, users: reg.User, groupRT: reg.Group, membersPath: members}, nil
+	return &Service{store: users, groups: groups, orgs: orgs, users: reg.User, groupRT: reg.Group, membersPath: members}, nil
 }
 
 // CreateUser creates a user from a client document.
-func (s *Service) CreateUser(ctx context.Context, org string, body map[string]any) (*Resource, error) {
+func (s *Service) CreateUser(ctx context.Context, a Actor, body map[string]any) (*Resource, error) {
 	doc, err := s.users.Normalize(body)
 	if err != nil {
 		return nil, err
 	}
-	u := &Resource{Doc: doc}
-	if err := s.prepareUser(u); err != nil {
+	org, err := s.orgs.Org(ctx, a.Org)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateUser(ctx, org, u); err != nil {
+	u := &Resource{Doc: doc}
+	if err := s.prepareUser(a, org, u, nil, true); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateUser(ctx, a.Org, u); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
 // GetUser returns one user.
-func (s *Service) GetUser(ctx context.Context, org, id string, pr schema.Projection) (*Resource, error) {
-	return s.store.GetUser(ctx, org, id, pr)
+func (s *Service) GetUser(ctx context.Context, a Actor, id string, pr schema.Projection) (*Resource, error) {
+	return s.store.GetUser(ctx, a.Org, id, pr)
 }
 
 // ReplaceUser replaces a user's attributes with a client document (PUT). readOnly attributes in
 // the body are ignored; a password absent from the body is kept, since clients never read it
 // back and so cannot resend it.
-func (s *Service) ReplaceUser(ctx context.Context, org, id string, body map[string]any, pre Precondition) (*Resource, error) {
+func (s *Service) ReplaceUser(ctx context.Context, a Actor, id string, body map[string]any, pre Precondition) (*Resource, error) {
 	doc, err := s.users.Normalize(body)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.UpdateUser(ctx, org, id, func(u *Resource) error {
+	org, err := s.orgs.Org(ctx, a.Org)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.UpdateUser(ctx, a.Org, id, func(u *Resource) error {
 		if err := pre.Check(u.Version); err != nil {
 			return err
 		}
 		if err := checkImmutable(s.users, u.Doc, doc); err != nil {
 			return err
 		}
-		return s.replaceDoc(u, doc)
+		return s.replaceDoc(a, org, u, schema.Clone(doc), true)
 	})
 }
 
 // PatchUser applies PATCH operations to a user.
-func (s *Service) PatchUser(ctx context.Context, org, id string, ops []patch.Operation, pre Precondition) (*Resource, error) {
-	return s.store.UpdateUser(ctx, org, id, func(u *Resource) error {
+func (s *Service) PatchUser(ctx context.Context, a Actor, id string, ops []patch.Operation, pre Precondition) (*Resource, error) {
+	org, err := s.orgs.Org(ctx, a.Org)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.UpdateUser(ctx, a.Org, id, func(u *Resource) error {
 		if err := pre.Check(u.Version); err != nil {
 			return err
 		}
@@ -81,27 +96,30 @@ func (s *Service) PatchUser(ctx context.Context, org, id string, ops []patch.Ope
 		if err := patch.Apply(s.users, doc, ops); err != nil {
 			return err
 		}
-		return s.replaceDoc(u, doc)
+		return s.replaceDoc(a, org, u, doc, false)
 	})
 }
 
-// DeleteUser deletes a user.
-func (s *Service) DeleteUser(ctx context.Context, org, id string, pre Precondition) error {
+// DeleteUser deletes a user. An admin may not delete themselves.
+func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, pre Precondition) error {
+	if a.IssuerID != "" && a.IssuerID == id {
+		return forbidden("you cannot delete yourself: the token you use was issued by this user")
+	}
 	var check func(int64) error
 	if pre != (Precondition{}) {
 		check = pre.Check
 	}
-	return s.store.DeleteUser(ctx, org, id, check)
+	return s.store.DeleteUser(ctx, a.Org, id, check)
 }
 
 // ListUsers returns one page of users.
-func (s *Service) ListUsers(ctx context.Context, org string, q Query) (*Page, error) {
-	return s.store.ListUsers(ctx, org, q)
+func (s *Service) ListUsers(ctx context.Context, a Actor, q Query) (*Page, error) {
+	return s.store.ListUsers(ctx, a.Org, q)
 }
 
-func (s *Service) replaceDoc(u *Resource, doc map[string]any) error {
-	next := &Resource{Doc: doc}
-	if err := s.prepareUser(next); err != nil {
+func (s *Service) replaceDoc(a Actor, org *Org, u *Resource, doc map[string]any, replace bool) error {
+	next := &Resource{ID: u.ID, Doc: doc}
+	if err := s.prepareUser(a, org, next, u.Doc, replace); err != nil {
 		return err
 	}
 	if next.PasswordHash == "" && reflect.DeepEqual(u.Doc, next.Doc) {
@@ -111,15 +129,46 @@ func (s *Service) replaceDoc(u *Resource, doc map[string]any) error {
 	return nil
 }
 
-// prepareUser validates a normalised user document and moves a cleartext password out of it
-// into a hash.
-func (s *Service) prepareUser(u *Resource) error {
-	name, _ := u.Doc["userName"].(string)
+// prepareUser validates a normalised user document against the organization's rules, settles
+// its grants and moves a cleartext password out of it into a hash. prev is the stored document
+// (nil on create); replace tells a PUT or POST from a PATCH.
+func (s *Service) prepareUser(a Actor, org *Org, u *Resource, prev map[string]any, replace bool) error {
+	doc := u.Doc
+	name, _ := doc["userName"].(string)
 	if strings.TrimSpace(name) == "" {
 		return scimerr.Invalid(scimerr.InvalidValue, "userName is required and must not be empty")
 	}
-	if pw, ok := u.Doc["password"].(string); ok {
-		delete(u.Doc, "password")
+	if _, ok := doc["active"]; !ok {
+		if prev != nil && !replace {
+			return scimerr.Invalid(scimerr.InvalidValue, "active cannot be removed; set it to true or false")
+		}
+		doc["active"] = true
+	}
+	if err := checkLocales(org, doc); err != nil {
+		return err
+	}
+	if prev == nil || !reflect.DeepEqual(addressedBy(prev), addressedBy(doc)) {
+		if err := checkDomains(org, doc); err != nil {
+			return err
+		}
+	}
+	g, err := grants.Reconcile(doc, prev, replace)
+	if err != nil {
+		return err
+	}
+	for _, p := range g.Products {
+		if !slices.Contains(org.Products, p) {
+			return scimerr.Invalid(scimerr.InvalidValue, "product %q is not licensed by this organization; licensed products are %s",
+				p, strings.Join(org.Products, ", "))
+		}
+	}
+	if prev != nil && a.IssuerID != "" && a.IssuerID == u.ID {
+		if err := checkSelf(prev, doc); err != nil {
+			return err
+		}
+	}
+	if pw, ok := doc["password"].(string); ok {
+		delete(doc, "password")
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 		if errors.Is(err, bcrypt.ErrPasswordTooLong) {
 			return scimerr.Invalid(scimerr.InvalidValue, "password must be at most 72 bytes")

@@ -116,11 +116,11 @@ func (a *applier) pathless(op string, v any) error {
 			}
 			continue
 		}
-		p, err := a.rt.ParsePath(k)
-		if err != nil || p.Attr == nil {
+		t, err := a.resolve(k) // plain, dotted, URN-prefixed, even filtered keys
+		if err != nil || t.p.Attr == nil {
 			continue // unknown attribute: ignored (package doc)
 		}
-		if err := a.key(op, p, m[k]); err != nil {
+		if err := a.key(op, t, m[k]); err != nil {
 			return err
 		}
 	}
@@ -129,17 +129,17 @@ func (a *applier) pathless(op string, v any) error {
 
 // key applies one key of a path-less value: readOnly attributes are skipped silently, and a
 // null value removes the attribute in a replace and is ignored in an add.
-func (a *applier) key(op string, p schema.Path, v any) error {
-	if readOnly(p) {
+func (a *applier) key(op string, t target, v any) error {
+	if readOnly(t.p) {
 		return nil
 	}
 	if v == nil {
 		if op == OpReplace {
-			return a.target(OpRemove, target{p: p}, nil)
+			return a.target(OpRemove, t, nil)
 		}
 		return nil
 	}
-	return a.target(op, target{p: p}, v)
+	return a.target(op, t, v)
 }
 
 // extension applies an add or replace whose value is an object of ext's attributes.
@@ -168,7 +168,7 @@ func (a *applier) extension(op string, ext *schema.Schema, v any) error {
 		if err != nil || p.Ext != ext || p.Attr == nil {
 			continue
 		}
-		if err := a.key(op, p, m[k]); err != nil {
+		if err := a.key(op, target{p: p}, m[k]); err != nil {
 			return err
 		}
 	}

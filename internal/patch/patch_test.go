@@ -170,6 +170,11 @@ func TestApplyUserIdPShapes(t *testing.T) {
 			`"ENT":{"employeeNumber":"701984","department":"R&D","costCenter":"CC1",` +
 			`"manager":{"value":"m-1","$ref":"../Users/m-1","displayName":"Boss"}}}`,
 	}, {
+		name: "path-less key with a value filter",
+		body: body(`{"op":"replace","value":{"emails[type eq \"home\"].display":"Home"}}`),
+		want: strings.Replace(baseUser, `{"value":"babs@home.example","type":"home"}`,
+			`{"value":"babs@home.example","type":"home","display":"Home"}`, 1),
+	}, {
 		name: "path-less replace: null removes, complex value merges",
 		body: body(`{"op":"replace","value":{"displayName":null,"name":{"familyName":"J"}}}`),
 		want: `{` + userHead + `"userName":"bjensen@example.com","name":{"givenName":"Barbara","familyName":"J"},` +

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -14,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/grants"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
 )
@@ -44,10 +47,13 @@ var userColumns = []struct{ path, column string }{
 	{schema.EnterpriseUserURN + ":division", "division"},
 	{schema.EnterpriseUserURN + ":department", "department"},
 	{schema.EnterpriseUserURN + ":manager.value", "manager_id"},
+	{grants.ExtURN + ":orgRole", "org_role"},
+	{grants.ExtURN + ":accountRole", "account_role"},
 }
 
 // valueAttrs are the multi-valued attributes stored in user_values, one row per element.
-var valueAttrs = []string{"emails", "phoneNumbers", "ims", "photos", "entitlements", "roles", "x509Certificates"}
+// roles and entitlements are not stored: they are views of the grants (package grants).
+var valueAttrs = []string{"emails", "phoneNumbers", "ims", "photos", "x509Certificates"}
 
 // addressColumns maps the sub-attributes of addresses to columns of user_addresses.
 var addressColumns = []struct{ sub, column string }{
@@ -71,6 +77,7 @@ type Users struct {
 	valuePath map[string]schema.Path
 	addresses schema.Path
 	groups    schema.Path
+	products  schema.Path
 	selectSQL string
 }
 
@@ -78,10 +85,27 @@ type Users struct {
 func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 	s := &Users{pool: pool, rt: rt, valuePath: map[string]schema.Path{}}
 	s.table = table{rt: rt, alias: "u", columns: map[string]string{
-		"id":                uuidPrefix + "u.id",
-		"meta.created":      "u.created_at",
-		"meta.lastModified": "u.last_modified",
-	}, children: map[string]child{}}
+		"id":                         uuidPrefix + "u.id",
+		"meta.created":               "u.created_at",
+		"meta.lastModified":          "u.last_modified",
+		grants.ExtURN + ":accountId": "u.account_id::text",
+		grants.ExtURN + ":status":    "(CASE WHEN u.active THEN 'active' ELSE 'suspended' END)",
+	}, children: map[string]child{
+		"entitlements": {
+			from:    "user_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
+			columns: map[string]string{"value": "c.product", "type": "'product'"},
+		},
+		// Both roles of the user as the rows of the roles view.
+		"roles": {
+			from: "(VALUES ('orgRole:' || {p}.org_role, 'orgRole'), ('accountRole:' || {p}.account_role, 'accountRole'))" +
+				" AS c(value, type) WHERE TRUE",
+			columns: map[string]string{"value": "c.value", "type": "c.type"},
+		},
+		grants.ExtURN + ":products": {
+			from:    "user_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
+			columns: map[string]string{"value": "c.product"},
+		},
+	}}
 	var cols []string
 	for _, c := range userColumns {
 		p, err := rt.ParsePath(c.path)
@@ -112,6 +136,9 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 	if s.groups, err = rt.ParsePath("groups"); err != nil {
 		return nil, err
 	}
+	if s.products, err = rt.ParsePath(grants.ExtURN + ":products"); err != nil {
+		return nil, err
+	}
 	s.table.children[s.groups.String()] = child{
 		from: "group_members c WHERE c.org_id = {p}.org_id AND c.member_id = {p}.id",
 		columns: map[string]string{
@@ -128,7 +155,8 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 		from:    "user_addresses c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
 		columns: addrCols,
 	}
-	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, " + strings.Join(cols, ", ")
+	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, " + strings.Join(cols, ", ") +
+		", (SELECT array_agg(c.product ORDER BY c.product) FROM user_products c WHERE c.org_id = u.org_id AND c.user_id = u.id)"
 	return s, nil
 }
 
@@ -176,7 +204,9 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 	texts := make([]*string, len(s.paths))
 	var active bool
 	var values, addresses, groups []byte
-	dest := []any{&r.ID, &r.Version, &r.Created, &r.LastModified}
+	var accountID int64
+	var products []string
+	dest := []any{&r.ID, &r.Version, &r.Created, &r.LastModified, &accountID}
 	for i, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
 			dest = append(dest, &active)
@@ -184,7 +214,7 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 			dest = append(dest, &texts[i])
 		}
 	}
-	dest = append(dest, &values, &addresses, &groups)
+	dest = append(dest, &products, &values, &addresses, &groups)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -195,6 +225,10 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 			p.Set(r.Doc, *texts[i])
 		}
 	}
+	g := grants.FromExtension(r.Doc)
+	g.Products = products
+	g.Write(r.Doc)
+	setComputed(r.Doc, strconv.FormatInt(accountID, 10))
 	if err := s.decodeValues(r.Doc, values); err != nil {
 		return nil, err
 	}
@@ -261,6 +295,21 @@ func (s *Users) decodeAddresses(doc map[string]any, raw []byte) error {
 	return nil
 }
 
+// setComputed sets the read-only extension attributes the server computes: the account ID and
+// the status that follows from active.
+func setComputed(doc map[string]any, accountID string) {
+	e, _ := doc[grants.ExtURN].(map[string]any)
+	if e == nil {
+		e = map[string]any{}
+		doc[grants.ExtURN] = e
+	}
+	e["accountId"] = accountID
+	e["status"] = "active"
+	if doc["active"] == false {
+		e["status"] = "suspended"
+	}
+}
+
 // decodeGroups fills the read-only groups attribute: the user's direct groups.
 func (s *Users) decodeGroups(doc map[string]any, raw []byte) error {
 	if raw == nil {
@@ -313,9 +362,12 @@ func (s *Users) CreateUser(ctx context.Context, org string, u *directory.Resourc
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO users (org_id, id, password_hash, `+strings.Join(cols, ", ")+`)
 		VALUES ($1, $2, $3, `+strings.Join(ph, ", ")+`)
-		RETURNING version, created_at, last_modified`, params...).
+		RETURNING version, created_at, last_modified, account_id::text`, params...).
 		QueryRow(func(row pgx.Row) error {
-			return row.Scan(&u.Version, &u.Created, &u.LastModified)
+			var accountID string
+			err := row.Scan(&u.Version, &u.Created, &u.LastModified, &accountID)
+			setComputed(u.Doc, accountID)
+			return err
 		})
 	s.queueChildren(b, org, u.ID, u.Doc, nil)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
@@ -358,6 +410,7 @@ func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]
 				org, id, attrs, pos, values, displays, types, primaries)
 		}
 	}
+	s.queueProducts(b, org, id, doc, old)
 	if old != nil && reflect.DeepEqual(s.addresses.Get(doc), s.addresses.Get(old)) {
 		return
 	}
@@ -392,6 +445,20 @@ func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]
 	casts = append(casts, fmt.Sprintf("$%d::bool[]", len(args)))
 	b.Queue("INSERT INTO user_addresses ("+strings.Join(names, ", ")+") SELECT $1, $2, * FROM unnest("+
 		strings.Join(casts, ", ")+")", args...)
+}
+
+// queueProducts writes the direct product grants when they changed.
+func (s *Users) queueProducts(b *pgx.Batch, org, id string, doc, old map[string]any) {
+	products := grants.FromExtension(doc).Products
+	if old != nil {
+		if slices.Equal(products, grants.FromExtension(old).Products) {
+			return
+		}
+		b.Queue("DELETE FROM user_products WHERE org_id = $1 AND user_id = $2", org, id)
+	}
+	if len(products) > 0 {
+		b.Queue("INSERT INTO user_products (org_id, user_id, product) SELECT $1, $2, unnest($3::text[])", org, id, products)
+	}
 }
 
 func strPtr(v any) *string {
@@ -435,16 +502,26 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 		if err != nil {
 			return err
 		}
-		// groups is read-only and not stored with the user: fn sees the document without it,
-		// and the response gets it back.
+		// Computed read-only attributes are not the client's to change: fn sees the document
+		// without them, and the response gets them back.
 		groups := s.groups.Get(r.Doc)
 		s.groups.Set(r.Doc, nil)
+		ext := r.Doc[grants.ExtURN].(map[string]any)
+		accountID := ext["accountId"].(string)
+		delete(ext, "accountId")
+		delete(ext, "status")
 		old := schema.Clone(r.Doc)
 		out = r
 		err = fn(r)
 		s.groups.Set(r.Doc, groups)
+		setComputed(r.Doc, accountID)
 		if err != nil {
 			return err
+		}
+		if activeAdmin(old) && !activeAdmin(r.Doc) {
+			if err := ensureOtherAdmin(ctx, tx, org, id); err != nil {
+				return err
+			}
 		}
 		sets := make([]string, len(userColumns))
 		params := []any{org, id, nullIfEmpty(r.PasswordHash)}
@@ -478,7 +555,10 @@ func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var version int64
-		err := tx.QueryRow(ctx, "SELECT version FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id).Scan(&version)
+		var role string
+		var active bool
+		err := tx.QueryRow(ctx, "SELECT version, org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id).
+			Scan(&version, &role, &active)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return userNotFound(id)
 		}
@@ -487,6 +567,11 @@ func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64
 		}
 		if check != nil {
 			if err := check(version); err != nil {
+				return err
+			}
+		}
+		if role == grants.OrgAdmin && active {
+			if err := ensureOtherAdmin(ctx, tx, org, id); err != nil {
 				return err
 			}
 		}
@@ -503,11 +588,39 @@ func (s *Users) ListUsers(ctx context.Context, org string, q directory.Query) (*
 	return list(ctx, s.pool, &s.table, "users u", s.selectFrom(q.Projection), org, q, s.scan)
 }
 
+func activeAdmin(doc map[string]any) bool {
+	return doc["active"] != false && grants.FromExtension(doc).OrgRole == grants.OrgAdmin
+}
+
+// ensureOtherAdmin refuses a change that would leave the organization without an active admin,
+// when user id is an active admin about to stop being one. The organization row is locked
+// first, so two requests demoting the last two admins cannot both succeed.
+func ensureOtherAdmin(ctx context.Context, tx pgx.Tx, org, id string) error {
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org); err != nil {
+		return err
+	}
+	var other bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND org_role = 'admin'
+		AND active AND id <> $2)`, org, id).Scan(&other)
+	if err != nil {
+		return err
+	}
+	if !other {
+		return scimerr.New(scimerr.KindConflict, "",
+			"this user is the organization's last active admin; make another user admin first")
+	}
+	return nil
+}
+
 // mapErr turns constraint violations into the SCIM errors they mean.
 func (s *Users) mapErr(err error, doc map[string]any) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "users_user_name_key" {
 		return scimerr.New(scimerr.KindConflict, scimerr.Uniqueness, "userName %q is already taken in this organization", doc["userName"])
+	}
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.TableName == "user_products" {
+		// The product was withdrawn from the organization's licence while this request ran.
+		return scimerr.Invalid(scimerr.InvalidValue, "a granted product is not licensed by this organization")
 	}
 	return err
 }

@@ -24,7 +24,7 @@ func (s *server) handleListGroups(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.Directory.ListGroups(r.Context(), principal(r.Context()).OrgID, q)
+	page, err := s.Directory.ListGroups(r.Context(), actor(r), q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -48,7 +48,7 @@ func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	g, err := s.Directory.CreateGroup(r.Context(), principal(r.Context()).OrgID, body)
+	g, err := s.Directory.CreateGroup(r.Context(), actor(r), body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -58,7 +58,7 @@ func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := s.Directory.GetGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"))
+	g, err := s.Directory.GetGroup(r.Context(), actor(r), chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -77,7 +77,7 @@ func (s *server) handleReplaceGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	g, err := s.Directory.ReplaceGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), body, precondition(r))
+	g, err := s.Directory.ReplaceGroup(r.Context(), actor(r), chi.URLParam(r, "id"), body, precondition(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -98,7 +98,7 @@ func (s *server) handlePatchGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	g, err := s.Directory.PatchGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), ops, precondition(r))
+	g, err := s.Directory.PatchGroup(r.Context(), actor(r), chi.URLParam(r, "id"), ops, precondition(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -113,7 +113,7 @@ func (s *server) handlePatchGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
-	if err := s.Directory.DeleteGroup(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), precondition(r)); err != nil {
+	if err := s.Directory.DeleteGroup(r.Context(), actor(r), chi.URLParam(r, "id"), precondition(r)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -168,7 +168,7 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 		next++
 		first = true
 	}
-	err := s.Directory.EachMember(r.Context(), principal(r.Context()).OrgID, ids, func(group string, m directory.Member) error {
+	err := s.Directory.EachMember(r.Context(), actor(r), ids, func(group string, m directory.Member) error {
 		for next == 0 || ids[next-1] != group {
 			open()
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
@@ -34,6 +35,12 @@ func requestID(ctx context.Context) string {
 func principal(ctx context.Context) auth.Principal {
 	p, _ := ctx.Value(principalKey).(auth.Principal)
 	return p
+}
+
+// actor is who the request acts as, for the directory.
+func actor(r *http.Request) directory.Actor {
+	p := principal(r.Context())
+	return directory.Actor{Org: p.OrgID, IssuerID: p.IssuerID}
 }
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -118,6 +125,11 @@ func (s *server) withAuth(next http.Handler) http.Handler {
 		p, err := auth.Authenticate(r.Context(), s.LookupToken, strings.TrimSpace(token), s.Now())
 		if err != nil {
 			s.writeError(w, r, err)
+			return
+		}
+		if !p.CanWrite() && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.writeError(w, r, scimerr.New(scimerr.KindForbidden, "",
+				"this token was issued by an admin-readonly user: it may read but not change anything"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))

@@ -15,7 +15,7 @@ func (s *server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.Directory.ListUsers(r.Context(), principal(r.Context()).OrgID, q)
+	page, err := s.Directory.ListUsers(r.Context(), actor(r), q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -29,7 +29,7 @@ func (s *server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.Directory.CreateUser(r.Context(), principal(r.Context()).OrgID, body)
+	u, err := s.Directory.CreateUser(r.Context(), actor(r), body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -39,7 +39,7 @@ func (s *server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) handleGetUser(w http.ResponseWriter, r *http.Request) {
 	pr := queryParams(r).projection(s.Schemas.User)
-	u, err := s.Directory.GetUser(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), pr)
+	u, err := s.Directory.GetUser(r.Context(), actor(r), chi.URLParam(r, "id"), pr)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -58,7 +58,7 @@ func (s *server) handleReplaceUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.Directory.ReplaceUser(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), body, precondition(r))
+	u, err := s.Directory.ReplaceUser(r.Context(), actor(r), chi.URLParam(r, "id"), body, precondition(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -77,7 +77,7 @@ func (s *server) handlePatchUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.Directory.PatchUser(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), ops, precondition(r))
+	u, err := s.Directory.PatchUser(r.Context(), actor(r), chi.URLParam(r, "id"), ops, precondition(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -86,7 +86,7 @@ func (s *server) handlePatchUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleDeleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := s.Directory.DeleteUser(r.Context(), principal(r.Context()).OrgID, chi.URLParam(r, "id"), precondition(r)); err != nil {
+	if err := s.Directory.DeleteUser(r.Context(), actor(r), chi.URLParam(r, "id"), precondition(r)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
