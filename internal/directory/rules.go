@@ -109,12 +109,12 @@ func mainEmail(doc map[string]any) string {
 // checkSelf refuses the changes an admin may not make to their own user: their roles and their
 // suspension.
 func checkSelf(prev, doc map[string]any) error {
+	if prev["active"] != false && doc["active"] == false {
+		return forbidden("you cannot suspend yourself: the token you use was issued by this user")
+	}
 	was, is := grants.FromExtension(prev), grants.FromExtension(doc)
 	if was.OrgRole != is.OrgRole || was.AccountRole != is.AccountRole {
 		return forbidden("you cannot change your own orgRole or accountRole: the token you use was issued by this user")
-	}
-	if prev["active"] != false && doc["active"] == false {
-		return forbidden("you cannot suspend yourself: the token you use was issued by this user")
 	}
 	return nil
 }

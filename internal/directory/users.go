@@ -156,6 +156,11 @@ func (s *Service) prepareUser(a Actor, org *Org, u *Resource, prev map[string]an
 	if err != nil {
 		return err
 	}
+	if doc["active"] == false {
+		// Suspension strips every grant, whatever else the request asked for.
+		g = grants.Default()
+		g.Write(doc)
+	}
 	for _, p := range g.Products {
 		if !slices.Contains(org.Products, p) {
 			return scimerr.Invalid(scimerr.InvalidValue, "product %q is not licensed by this organization; licensed products are %s",
