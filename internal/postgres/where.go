@@ -91,18 +91,25 @@ func notFilterable(p schema.Path) error {
 func (t *table) compare(q *query, c filter.Compare) (string, error) {
 	if ch, ok := t.children[schema.Path{Ext: c.Path.Ext, Attr: c.Path.Attr}.String()]; ok {
 		// "emails.value eq x" or "emails pr": some element matches.
-		cond := "TRUE"
-		if c.Path.Sub != nil {
-			col, ok := ch.columns[c.Path.Sub.Name]
-			if !ok {
+		// Compare the sub-attribute; a multi-valued simple attribute (the extension's
+		// products) compares its values; "emails pr" needs just an element.
+		cond, col, leaf := "TRUE", "", c.Path.Sub
+		switch {
+		case c.Path.Sub != nil:
+			col = ch.columns[c.Path.Sub.Name]
+		case c.Path.Attr.Type != schema.TypeComplex:
+			col, leaf = ch.columns["value"], c.Path.Attr
+		case c.Op != "pr":
+			return "", notFilterable(c.Path)
+		}
+		if leaf != nil {
+			if col == "" {
 				return "", notFilterable(c.Path)
 			}
 			var err error
-			if cond, err = cmpSQL(q, col, c.Path.Sub, c.Op, c.Value); err != nil {
+			if cond, err = cmpSQL(q, col, leaf, c.Op, c.Value); err != nil {
 				return "", err
 			}
-		} else if c.Op != "pr" {
-			return "", notFilterable(c.Path)
 		}
 		return "EXISTS (SELECT 1 FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) + " AND " + cond + ")", nil
 	}
