@@ -178,14 +178,18 @@ func (s *Service) memberRefs(v any) ([]MemberRef, error) {
 	if v == nil {
 		return nil, nil
 	}
-	nv, err := schema.NormalizeValue(s.membersPath, v)
-	if err != nil {
-		return nil, err
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
 	}
-	list, _ := nv.([]any)
 	refs := make([]MemberRef, 0, len(list))
 	for i, e := range list {
-		id, _ := e.(map[string]any)["value"].(string)
+		nv, err := schema.NormalizeElement(s.membersPath, e)
+		if err != nil {
+			return nil, err
+		}
+		m, _ := nv.(map[string]any)
+		id, _ := m["value"].(string)
 		if id == "" {
 			return nil, scimerr.Invalid(scimerr.InvalidValue, "members[%d] has no value (the member's id)", i)
 		}

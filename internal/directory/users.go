@@ -144,6 +144,12 @@ func (s *Service) prepareUser(a Actor, org *Org, u *Resource, prev map[string]an
 		}
 		doc["active"] = true
 	}
+	if ent, ok := doc[schema.EnterpriseUserURN].(map[string]any); ok {
+		if m, ok := ent["manager"].(map[string]any); ok {
+			// The manager's $ref is derived from its id on every read; a client's copy is not kept.
+			delete(m, "$ref")
+		}
+	}
 	if err := checkLocales(org, doc); err != nil {
 		return err
 	}

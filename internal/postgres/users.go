@@ -126,6 +126,7 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 		s.table.children[p.String()] = child{
 			from:    "user_values c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id AND c.attr = '" + name + "'",
 			columns: valueCols,
+			ordered: true,
 		}
 	}
 	p, err := rt.ParsePath("addresses")
@@ -154,6 +155,7 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 	s.table.children[p.String()] = child{
 		from:    "user_addresses c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
 		columns: addrCols,
+		ordered: true,
 	}
 	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, " + strings.Join(cols, ", ") +
 		", (SELECT array_agg(c.product ORDER BY c.product) FROM user_products c WHERE c.org_id = u.org_id AND c.user_id = u.id)"

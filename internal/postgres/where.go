@@ -34,6 +34,9 @@ type child struct {
 	from string
 	// columns maps sub-attribute names to columns of c.
 	columns map[string]string
+	// ordered tells that c has the client's element order (pos) and primary flag, by which a
+	// sort picks an element's value; without, a sort uses the least value.
+	ordered bool
 }
 
 // query accumulates SQL parameters.
@@ -81,7 +84,9 @@ func (t *table) not(q *query, e filter.Expr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "(NOT " + s + ")", nil
+	// A comparison on a missing (NULL) attribute is NULL, and NOT NULL would still exclude the
+	// resource; "not (title eq x)" must match users without a title.
+	return "(NOT coalesce(" + s + ", FALSE))", nil
 }
 
 func notFilterable(p schema.Path) error {
@@ -179,7 +184,7 @@ func (ch child) where(q *query, e filter.Expr) (string, error) {
 		return both(x.Left, x.Right, "OR")
 	case filter.Not:
 		s, err := ch.where(q, x.X)
-		return "(NOT " + s + ")", err
+		return "(NOT coalesce(" + s + ", FALSE))", err
 	case filter.Compare:
 		return ch.compare(q, x)
 	}
@@ -311,8 +316,12 @@ func (t *table) orderBy(p *schema.Path, desc bool) (string, error) {
 		if !ok {
 			return "", scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())
 		}
-		expr := "(SELECT lower(" + strings.TrimPrefix(col, uuidPrefix) + "::text) FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) +
-			` ORDER BY c."primary" DESC, c.pos LIMIT 1)`
+		col = "lower(" + strings.TrimPrefix(col, uuidPrefix) + "::text)"
+		expr := "(SELECT min(" + col + ") FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) + ")"
+		if ch.ordered {
+			expr = "(SELECT " + col + " FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) +
+				` ORDER BY c."primary" DESC, c.pos LIMIT 1)`
+		}
 		return expr + dir + " NULLS LAST, " + id, nil
 	}
 	return "", scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())

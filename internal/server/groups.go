@@ -156,15 +156,20 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 	base := s.baseURL(r)
 	next := 0     // index of the next group to open
 	first := true // no member written yet in the open group
+	// A group without members has no "members" attribute, so the list opens with its first
+	// member.
+	closeGroup := func() {
+		if !first {
+			bw.WriteByte(']')
+		}
+		bw.WriteByte('}')
+	}
 	open := func() {
 		if next > 0 {
-			bw.WriteString("]}")
-			if head != nil {
-				bw.WriteByte(',')
-			}
+			closeGroup()
+			bw.WriteByte(',')
 		}
 		bw.Write(prefixes[next])
-		bw.WriteString(`,"members":[`)
 		next++
 		first = true
 	}
@@ -172,7 +177,9 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 		for next == 0 || ids[next-1] != group {
 			open()
 		}
-		if !first {
+		if first {
+			bw.WriteString(`,"members":[`)
+		} else {
 			bw.WriteByte(',')
 		}
 		first = false
@@ -186,7 +193,7 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 		open()
 	}
 	if next > 0 {
-		bw.WriteString("]}")
+		closeGroup()
 	}
 	if head != nil {
 		bw.WriteString("]}")

@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"

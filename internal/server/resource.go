@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -100,8 +101,9 @@ func decodeObject(r *http.Request) (map[string]any, error) {
 
 func readBody(r *http.Request) ([]byte, error) {
 	raw, err := io.ReadAll(r.Body)
-	if isTooLarge(err) {
-		return nil, tooLarge(r.ContentLength)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(mbe.Limit)
 	}
 	if err != nil {
 		return nil, scimerr.Invalid(scimerr.InvalidSyntax, "reading the request body: %v", err)

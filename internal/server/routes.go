@@ -42,5 +42,25 @@ func (s *server) routes() http.Handler {
 			r.Delete("/Groups/{id}", s.handleDeleteGroup)
 		})
 	})
+
+	// The admin API (admin.go): organization administration for the operator, with its own
+	// token; disabled (404) without one.
+	r.Route("/admin/v1", func(r chi.Router) {
+		r.Use(s.withAdmin)
+		r.NotFound(s.adminNotFound)
+		r.MethodNotAllowed(s.adminMethodNotAllowed)
+		r.Post("/orgs", s.admin(s.adminCreateOrg))
+		r.Get("/orgs/{org}", s.admin(s.adminGetOrg))
+		r.Get("/orgs/{org}/domains", s.admin(s.adminListDomains))
+		r.Post("/orgs/{org}/domains", s.admin(s.adminAddDomain))
+		r.Post("/orgs/{org}/domains/{domain}/verify", s.admin(s.adminVerifyDomain))
+		r.Delete("/orgs/{org}/domains/{domain}", s.admin(s.adminRemoveDomain))
+		r.Get("/orgs/{org}/products", s.admin(s.adminListProducts))
+		r.Post("/orgs/{org}/products", s.admin(s.adminAddProduct))
+		r.Delete("/orgs/{org}/products/{product}", s.admin(s.adminRemoveProduct))
+		r.Get("/orgs/{org}/tokens", s.admin(s.adminListTokens))
+		r.Post("/orgs/{org}/tokens", s.admin(s.adminCreateToken))
+		r.Delete("/orgs/{org}/tokens/{id}", s.admin(s.adminRevokeToken))
+	})
 	return r
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/schema"
 )
 
@@ -29,6 +30,12 @@ type Deps struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
 	Now          func() time.Time
+
+	// Orgs is organization administration, served as the admin API under /admin/v1.
+	Orgs *orgs.Service
+	// AdminToken is the admin API's bearer token; while it (or Orgs) is unset the admin API
+	// is disabled and answers 404.
+	AdminToken string
 }
 
 type server struct {
