@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +26,8 @@ commands:
   serve        serve SCIM 2.0 (migrates the database first)
   migrate      apply database migrations and exit
   org create   create an organization and print its operator token
+  org show, domain, product, token
+               administer organizations (scimd help admin lists them)
 
 Run "scimd <command> -h" for a command's flags.`
 
@@ -41,19 +41,20 @@ const demoOrgID = "00000000-0000-4000-8000-00000000de30"
 // environment and output, so tests can run scimd in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return errors.New(usage)
+		return fmt.Errorf("no command given\n%s", usage)
 	}
 	switch cmd, rest := args[1], args[2:]; cmd {
 	case "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout)
-	case "org":
-		if len(rest) == 0 || rest[0] != "create" {
-			return errors.New("usage: scimd org create --name NAME --domain D [--domain D ...] [--json]")
-		}
-		return orgCreate(ctx, rest[1:], getenv, stdout)
+	case "org", "domain", "product", "token":
+		return runAdmin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
+		if len(rest) > 0 && rest[0] == "admin" {
+			fmt.Fprintln(stdout, adminUsage)
+			return nil
+		}
 		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
@@ -101,43 +102,19 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-func orgCreate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("org create", flag.ContinueOnError)
-	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
-	name := fs.String("name", "", "organization name (required)")
-	asJSON := fs.Bool("json", false, `print {"org_id": ..., "token": ...}`)
-	var domains stringList
-	fs.Var(&domains, "domain", "verified email domain (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if strings.TrimSpace(*name) == "" {
-		return errors.New("org create: --name is required")
-	}
-	pool, err := openDB(ctx, *dbURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	tok, err := postgres.NewOrgs(pool).CreateOrg(ctx, "", *name, domains)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"org_id": tok.OrgID, "token": tok.Token})
-	}
-	fmt.Fprintf(stdout, "organization %s created\ntoken (shown once): %s\n", tok.OrgID, tok.Token)
-	return nil
-}
-
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", envOr(getenv, "SCIMD_ADDR", "127.0.0.1:8080"), "listen address (SCIMD_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
 	baseURL := fs.String("base-url", getenv("SCIMD_BASE_URL"), "public SCIM base URL, if not http://ADDR/scim/v2 (SCIMD_BASE_URL)")
 	demo := fs.Bool("demo", false, "create the demo organization (verified domain example.com) if missing and print a token for it")
+	adminToken := fs.String("admin-token", getenv("SCIMD_ADMIN_TOKEN"), "bearer token of the admin API at /admin/v1, at least 16 characters; unset disables the admin API (SCIMD_ADMIN_TOKEN)")
+	dnsResolver := fs.String("dns-resolver", getenv("SCIMD_DNS_RESOLVER"), "DNS server HOST:PORT for domain verification; default the system resolver (SCIMD_DNS_RESOLVER)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *adminToken != "" && len(*adminToken) < minAdminTokenLen {
+		return fmt.Errorf("serve: --admin-token must be at least %d characters", minAdminTokenLen)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
@@ -155,6 +132,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	orgs := postgres.NewOrgs(pool)
+	admin, err := orgService(orgs, *dnsResolver)
+	if err != nil {
+		return err
+	}
 	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
 	if err != nil {
 		return err
@@ -167,6 +148,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:       logger,
 		BaseURL:      *baseURL,
 		MaxBodyBytes: 1 << 20,
+		Orgs:         admin,
+		AdminToken:   *adminToken,
 	})
 
 	ln, err := net.Listen("tcp", *addr)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -160,11 +159,6 @@ func (s *server) withBody(next http.Handler) http.Handler {
 
 func tooLarge(limit int64) error {
 	return scimerr.New(scimerr.KindTooLarge, "", "the request body exceeds the limit of %d bytes", limit)
-}
-
-func isTooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
 }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scimd/scimd/internal/orgs"
+	"github.com/scimd/scimd/internal/postgres"
+)
+
+// The administration commands, "scimd NOUN VERB [flags]": each is a thin shell over
+// internal/orgs, the same service the HTTP admin API calls, so rules and error details are
+// the same whichever an operator uses. With --json each prints what the admin API answers.
+
+const adminUsage = `usage: scimd NOUN VERB [flags]
+
+administration commands:
+  org create   --name NAME [--domain D ...] [--product P ...]   create an organization, print its operator token
+  org show     --org ID                                         show an organization, its domains and products
+  domain add   --org ID --domain D [--verified]                 add a domain, print the DNS TXT record to publish
+  domain verify --org ID --domain D [--resolver HOST:PORT]      look the TXT record up and mark the domain verified
+  domain list  --org ID
+  domain remove --org ID --domain D
+  product add|remove --org ID --product P
+  product list --org ID
+  token create --org ID --issuer USER_ID [--expires DURATION]  issue a provisioning token, print it once
+  token list   --org ID
+  token revoke --org ID --id TOKEN_ID
+
+Each takes --database-url (DATABASE_URL) and --json.`
+
+// adminCommand is one administration command.
+type adminCommand struct {
+	// flags registers the command's own flags; the returned function runs it.
+	flags func(fs *flag.FlagSet, c *adminCtx) func(ctx context.Context, svc *orgs.Service) error
+	// noOrg is set for commands without --org.
+	noOrg bool
+	// required are the flags that must not be empty, besides --org.
+	required []string
+	// resolver is set for commands that look up DNS.
+	resolver bool
+}
+
+var adminCommands = map[string]adminCommand{
+	"org create":     {flags: orgCreateCmd, noOrg: true, required: []string{"name"}},
+	"org show":       {flags: orgShowCmd},
+	"domain add":     {flags: domainAddCmd, required: []string{"domain"}},
+	"domain verify":  {flags: domainVerifyCmd, required: []string{"domain"}, resolver: true},
+	"domain list":    {flags: domainListCmd},
+	"domain remove":  {flags: domainRemoveCmd, required: []string{"domain"}},
+	"product add":    {flags: productAddCmd, required: []string{"product"}},
+	"product list":   {flags: productListCmd},
+	"product remove": {flags: productRemoveCmd, required: []string{"product"}},
+	"token create":   {flags: tokenCreateCmd, required: []string{"issuer"}},
+	"token list":     {flags: tokenListCmd},
+	"token revoke":   {flags: tokenRevokeCmd, required: []string{"id"}},
+}
+
+// adminCtx is what every administration command shares.
+type adminCtx struct {
+	org    string
+	asJSON bool
+	stdout io.Writer
+}
+
+// print writes v as JSON with --json, else calls text.
+func (c *adminCtx) print(v any, text func(w io.Writer)) error {
+	if c.asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+	text(c.stdout)
+	return nil
+}
+
+// runAdmin runs "scimd NOUN VERB [flags]".
+func runAdmin(ctx context.Context, noun string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	verb := ""
+	if len(args) > 0 {
+		verb, args = args[0], args[1:]
+	}
+	name := noun + " " + verb
+	cmd, ok := adminCommands[name]
+	if !ok {
+		return fmt.Errorf("unknown command %q\n%s", strings.TrimSpace(name), adminUsage)
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
+	c := &adminCtx{stdout: stdout}
+	fs.BoolVar(&c.asJSON, "json", false, "print JSON, as the admin API answers")
+	if !cmd.noOrg {
+		fs.StringVar(&c.org, "org", "", "organization id (required)")
+	}
+	var resolver *string
+	if cmd.resolver {
+		resolver = fs.String("resolver", getenv("SCIMD_DNS_RESOLVER"), "DNS server HOST:PORT to ask; default the system resolver (SCIMD_DNS_RESOLVER)")
+	}
+	fn := cmd.flags(fs, c)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	required := cmd.required
+	if !cmd.noOrg {
+		required = append([]string{"org"}, required...)
+	}
+	for _, f := range required {
+		if strings.TrimSpace(fs.Lookup(f).Value.String()) == "" {
+			return fmt.Errorf("%s: --%s is required", name, f)
+		}
+	}
+	cfg := orgs.Config{}
+	if resolver != nil {
+		cfg.Resolver = *resolver
+	}
+	pool, err := openDB(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	svc, err := orgs.New(postgres.NewOrgs(pool), cfg)
+	if err != nil {
+		return err
+	}
+	return fn(ctx, svc)
+}
+
+// orgService is the organization administration that "scimd serve" gives the admin API.
+func orgService(store *postgres.Orgs, resolver string) (*orgs.Service, error) {
+	return orgs.New(store, orgs.Config{Resolver: resolver})
+}
+
+func orgCreateCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	name := fs.String("name", "", "organization name (required)")
+	var domains, products stringList
+	fs.Var(&domains, "domain", "verified email domain (repeatable)")
+	fs.Var(&products, "product", "licensed product (repeatable; default: "+strings.Join(orgs.DefaultProducts, ", ")+")")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		o, err := svc.CreateOrg(ctx, orgs.CreateOrgInput{Name: *name, Domains: domains, Products: products})
+		if err != nil {
+			return err
+		}
+		// The JSON output predates the admin API and stays as it is.
+		return c.print(map[string]string{"org_id": o.ID, "token": o.Token}, func(w io.Writer) {
+			fmt.Fprintf(w, "organization %s created\ntoken (shown once): %s\n", o.ID, o.Token)
+		})
+	}
+}
+
+func orgShowCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	return func(ctx context.Context, svc *orgs.Service) error {
+		o, err := svc.GetOrg(ctx, c.org)
+		if err != nil {
+			return err
+		}
+		return c.print(o, func(w io.Writer) {
+			fmt.Fprintf(w, "organization %s\nname: %s\ndefault locale: %s\ncreated: %s\nproducts: %s\ndomains:\n",
+				o.ID, o.Name, o.DefaultLocale, o.Created.Format(time.RFC3339), strings.Join(o.Products, ", "))
+			printDomains(w, o.Domains)
+		})
+	}
+}
+
+func printDomains(w io.Writer, ds []orgs.Domain) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DOMAIN\tVERIFIED\tTXT RECORD")
+	for _, d := range ds {
+		verified, txt := "no", "-"
+		if d.Verified {
+			verified = d.VerifiedAt.Format(time.RFC3339)
+		}
+		if d.TXT != nil && !d.Verified {
+			txt = d.TXT.Name + ` "` + d.TXT.Value + `"`
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Domain, verified, txt)
+	}
+	tw.Flush()
+}
+
+func domainAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	domain := fs.String("domain", "", "email domain (required)")
+	verified := fs.Bool("verified", false, "mark the domain verified without a DNS check (the operator vouches for it)")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		d, _, err := svc.AddDomain(ctx, c.org, *domain, *verified)
+		if err != nil {
+			return err
+		}
+		return c.print(d, func(w io.Writer) {
+			if d.Verified {
+				fmt.Fprintf(w, "domain %s of organization %s is verified\n", d.Domain, c.org)
+				return
+			}
+			fmt.Fprintf(w, "domain %s added to organization %s, not verified yet.\n"+
+				"Publish this DNS TXT record, then run: scimd domain verify --org %s --domain %s\n"+
+				"  name:  %s\n  value: %s\n", d.Domain, c.org, c.org, d.Domain, d.TXT.Name, d.TXT.Value)
+		})
+	}
+}
+
+func domainVerifyCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	domain := fs.String("domain", "", "email domain (required)")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		d, err := svc.VerifyDomain(ctx, c.org, *domain)
+		if err != nil {
+			return err
+		}
+		return c.print(d, func(w io.Writer) {
+			fmt.Fprintf(w, "domain %s of organization %s is verified (since %s)\n", d.Domain, c.org, d.VerifiedAt.Format(time.RFC3339))
+		})
+	}
+}
+
+func domainListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	return func(ctx context.Context, svc *orgs.Service) error {
+		ds, err := svc.ListDomains(ctx, c.org)
+		if err != nil {
+			return err
+		}
+		return c.print(map[string]any{"domains": ds}, func(w io.Writer) { printDomains(w, ds) })
+	}
+}
+
+func domainRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	domain := fs.String("domain", "", "email domain (required)")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		if err := svc.RemoveDomain(ctx, c.org, *domain); err != nil {
+			return err
+		}
+		name, _ := orgs.NormalizeDomain(*domain)
+		return c.print(map[string]any{"domain": name, "removed": true}, func(w io.Writer) {
+			fmt.Fprintf(w, "domain %s removed from organization %s\n", name, c.org)
+		})
+	}
+}
+
+func productAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	product := fs.String("product", "", "product name (required)")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		if err := svc.AddProduct(ctx, c.org, *product); err != nil {
+			return err
+		}
+		return c.print(map[string]string{"product": *product}, func(w io.Writer) {
+			fmt.Fprintf(w, "organization %s now licenses %s\n", c.org, *product)
+		})
+	}
+}
+
+func productListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	return func(ctx context.Context, svc *orgs.Service) error {
+		ps, err := svc.ListProducts(ctx, c.org)
+		if err != nil {
+			return err
+		}
+		return c.print(map[string]any{"products": ps}, func(w io.Writer) {
+			for _, p := range ps {
+				fmt.Fprintln(w, p)
+			}
+		})
+	}
+}
+
+func productRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	product := fs.String("product", "", "product name (required)")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		if err := svc.RemoveProduct(ctx, c.org, *product); err != nil {
+			return err
+		}
+		return c.print(map[string]any{"product": *product, "removed": true}, func(w io.Writer) {
+			fmt.Fprintf(w, "organization %s no longer licenses %s\n", c.org, *product)
+		})
+	}
+}
+
+func tokenCreateCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	issuer := fs.String("issuer", "", "id of the issuing user: an active admin or admin-readonly user of the organization (required)")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h; default: the token does not expire")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		t, err := svc.CreateToken(ctx, c.org, orgs.CreateTokenInput{Issuer: *issuer, ExpiresIn: *expires})
+		if err != nil {
+			return err
+		}
+		return c.print(t, func(w io.Writer) {
+			fmt.Fprintf(w, "token %s issued by %s, expires %s\ntoken (shown once): %s\n", t.ID, t.IssuerUserID, timeOr(t.ExpiresAt, "never"), t.Value)
+		})
+	}
+}
+
+func timeOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.Format(time.RFC3339)
+}
+
+func tokenListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	return func(ctx context.Context, svc *orgs.Service) error {
+		ts, err := svc.ListTokens(ctx, c.org)
+		if err != nil {
+			return err
+		}
+		return c.print(map[string]any{"tokens": ts}, func(w io.Writer) {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tISSUER\tCREATED\tEXPIRES\tREVOKED")
+			for _, t := range ts {
+				issuer := t.IssuerUserID
+				if issuer == "" {
+					issuer = "(operator)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, issuer, t.Created.Format(time.RFC3339),
+					timeOr(t.ExpiresAt, "never"), timeOr(t.RevokedAt, "-"))
+			}
+			tw.Flush()
+		})
+	}
+}
+
+func tokenRevokeCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+	id := fs.String("id", "", "token id (required)")
+	return func(ctx context.Context, svc *orgs.Service) error {
+		t, err := svc.RevokeToken(ctx, c.org, *id)
+		if err != nil {
+			return err
+		}
+		return c.print(t, func(w io.Writer) {
+			fmt.Fprintf(w, "token %s revoked at %s\n", t.ID, timeOr(t.RevokedAt, "-"))
+		})
+	}
+}
+
+// minAdminTokenLen is the shortest admin token "scimd serve" accepts.
+const minAdminTokenLen = 16
