@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
-		return migrate(ctx, rest, getenv, stdout)
+		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "org", "domain", "product", "token":
 		return runAdmin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
@@ -82,8 +82,9 @@ func openDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,6 +105,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr(getenv, "SCIMD_ADDR", "127.0.0.1:8080"), "listen address (SCIMD_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
 	baseURL := fs.String("base-url", getenv("SCIMD_BASE_URL"), "public SCIM base URL, if not http://ADDR/scim/v2 (SCIMD_BASE_URL)")
