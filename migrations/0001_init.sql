@@ -53,8 +53,8 @@ CREATE TABLE users (
     manager_id         text,
     password_hash      text,
     version            bigint NOT NULL DEFAULT 1,
-    created_at         timestamptz NOT NULL DEFAULT clock_timestamp(),
-    last_modified      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    created_at         timestamptz NOT NULL DEFAULT statement_timestamp(),
+    last_modified      timestamptz NOT NULL DEFAULT statement_timestamp(),
     PRIMARY KEY (org_id, id),
     UNIQUE (account_id)
 );
@@ -120,8 +120,8 @@ CREATE TABLE groups (
     display_name  text NOT NULL,
     external_id   text,
     version       bigint NOT NULL DEFAULT 1,
-    created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
-    last_modified timestamptz NOT NULL DEFAULT clock_timestamp(),
+    created_at    timestamptz NOT NULL DEFAULT statement_timestamp(),
+    last_modified timestamptz NOT NULL DEFAULT statement_timestamp(),
     PRIMARY KEY (org_id, id)
 );
 CREATE UNIQUE INDEX groups_display_name_key ON groups (org_id, lower(display_name));

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/filter"
+	"github.com/scimd/scimd/internal/grants"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
 )
@@ -25,11 +26,23 @@ type Resource struct {
 	// PasswordHash, when not empty on a write, replaces the stored password hash. It is never
 	// read back.
 	PasswordHash string
+	// Direct are the grants given to the user itself. Doc shows the effective grants: these
+	// united with those mapped from the user's groups.
+	Direct grants.Grants
+	// Changes are the changes of effective grants a write caused.
+	Changes []GrantChange
 }
 
 // ETag is the resource's entity tag, also its meta.version.
 func (r *Resource) ETag() string {
 	return `W/"` + strconv.FormatInt(r.Version, 10) + `"`
+}
+
+// GrantChange is a change of a user's effective grants, which a write caused directly or
+// through groups.
+type GrantChange struct {
+	UserID        string
+	Before, After grants.Grants
 }
 
 // MaxPageSize is the most resources one list response returns; a larger count is lowered to it

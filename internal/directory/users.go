@@ -118,14 +118,14 @@ func (s *Service) ListUsers(ctx context.Context, a Actor, q Query) (*Page, error
 }
 
 func (s *Service) replaceDoc(a Actor, org *Org, u *Resource, doc map[string]any, replace bool) error {
-	next := &Resource{ID: u.ID, Doc: doc}
+	next := &Resource{ID: u.ID, Doc: doc, Direct: u.Direct}
 	if err := s.prepareUser(a, org, next, u.Doc, replace); err != nil {
 		return err
 	}
 	if next.PasswordHash == "" && reflect.DeepEqual(u.Doc, next.Doc) {
 		return ErrUnchanged
 	}
-	u.Doc, u.PasswordHash = next.Doc, next.PasswordHash
+	u.Doc, u.PasswordHash, u.Direct = next.Doc, next.PasswordHash, next.Direct
 	return nil
 }
 
@@ -162,9 +162,17 @@ func (s *Service) prepareUser(a Actor, org *Org, u *Resource, prev map[string]an
 	if err != nil {
 		return err
 	}
+	// The document shows effective grants; what the client changed in it applies to the
+	// direct grants.
+	if prev == nil {
+		u.Direct = g
+	} else {
+		u.Direct = grants.Apply(u.Direct, grants.FromExtension(prev), g)
+	}
 	if doc["active"] == false {
-		// Suspension strips every grant, whatever else the request asked for.
-		g = grants.Default()
+		// Suspension strips every direct grant, whatever else the request asked for, and
+		// group-mapped grants do not apply while suspended.
+		g, u.Direct = grants.Default(), grants.Default()
 		g.Write(doc)
 	}
 	for _, p := range g.Products {

@@ -196,6 +196,34 @@ func Reconcile(doc, prev map[string]any, replace bool) (Grants, error) {
 	return g, nil
 }
 
+// Apply carries a change of what a user sees over to their direct grants. shown are the
+// effective grants the client saw and want those it asked for; a role the client changed
+// becomes the direct role, and products it added or removed are added to or removed from the
+// direct products. Grants that come from groups stay effective whatever the client writes.
+func Apply(direct, shown, want Grants) Grants {
+	out := direct
+	if want.OrgRole != shown.OrgRole {
+		out.OrgRole = want.OrgRole
+	}
+	if want.AccountRole != shown.AccountRole {
+		out.AccountRole = want.AccountRole
+	}
+	var products []string
+	for _, p := range direct.Products {
+		if slices.Contains(want.Products, p) || !slices.Contains(shown.Products, p) {
+			products = append(products, p)
+		}
+	}
+	for _, p := range want.Products {
+		if !slices.Contains(shown.Products, p) && !slices.Contains(products, p) {
+			products = append(products, p)
+		}
+	}
+	slices.Sort(products)
+	out.Products = products
+	return out
+}
+
 // changed reports whether the write mentions an attribute (given) and whether its value
 // differs from before. With replace, an attribute the body leaves out is not given; with
 // PATCH, an attribute that disappeared was removed and so is given, as nothing.

@@ -298,7 +298,7 @@ func (o *Orgs) InsertToken(ctx context.Context, org, issuer string, tok auth.Iss
 			return err
 		}
 		var is orgs.Issuer
-		err := tx.QueryRow(ctx, `SELECT org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR SHARE`,
+		err := tx.QueryRow(ctx, `SELECT eff_org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR SHARE`,
 			org, issuer).Scan(&is.OrgRole, &is.Active)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):

@@ -15,7 +15,7 @@ func (o *Orgs) LookupToken(ctx context.Context, org, id string) (auth.Stored, bo
 	var issuer, role *string
 	var active *bool
 	err := o.pool.QueryRow(ctx, `SELECT t.secret_hash, t.issuer_user_id::text, t.expires_at, t.revoked_at,
-			u.org_role, u.active
+			u.eff_org_role, u.active
 		FROM tokens t LEFT JOIN users u ON u.org_id = t.org_id AND u.id = t.issuer_user_id
 		WHERE t.org_id = $1 AND t.id = $2`, org, id).
 		Scan(&st.Hash, &issuer, &st.ExpiresAt, &st.RevokedAt, &role, &active)

@@ -47,8 +47,6 @@ var userColumns = []struct{ path, column string }{
 	{schema.EnterpriseUserURN + ":division", "division"},
 	{schema.EnterpriseUserURN + ":department", "department"},
 	{schema.EnterpriseUserURN + ":manager.value", "manager_id"},
-	{grants.ExtURN + ":orgRole", "org_role"},
-	{grants.ExtURN + ":accountRole", "account_role"},
 }
 
 // valueAttrs are the multi-valued attributes stored in user_values, one row per element.
@@ -85,24 +83,27 @@ type Users struct {
 func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 	s := &Users{pool: pool, rt: rt, valuePath: map[string]schema.Path{}}
 	s.table = table{rt: rt, alias: "u", columns: map[string]string{
-		"id":                         uuidPrefix + "u.id",
-		"meta.created":               "u.created_at",
-		"meta.lastModified":          "u.last_modified",
-		grants.ExtURN + ":accountId": "u.account_id::text",
-		grants.ExtURN + ":status":    "(CASE WHEN u.active THEN 'active' ELSE 'suspended' END)",
+		"id":                           uuidPrefix + "u.id",
+		"meta.created":                 "u.created_at",
+		"meta.lastModified":            "u.last_modified",
+		grants.ExtURN + ":accountId":   "u.account_id::text",
+		grants.ExtURN + ":status":      "(CASE WHEN u.active THEN 'active' ELSE 'suspended' END)",
+		grants.ExtURN + ":orgRole":     "u.eff_org_role",
+		grants.ExtURN + ":accountRole": "u.eff_account_role",
 	}, children: map[string]child{
+		// Filters see effective grants, as reads do.
 		"entitlements": {
-			from:    "user_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
+			from:    "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
 			columns: map[string]string{"value": "c.product", "type": "'product'"},
 		},
 		// Both roles of the user as the rows of the roles view.
 		"roles": {
-			from: "(VALUES ('orgRole:' || {p}.org_role, 'orgRole'), ('accountRole:' || {p}.account_role, 'accountRole'))" +
+			from: "(VALUES ('orgRole:' || {p}.eff_org_role, 'orgRole'), ('accountRole:' || {p}.eff_account_role, 'accountRole'))" +
 				" AS c(value, type) WHERE TRUE",
 			columns: map[string]string{"value": "c.value", "type": "c.type"},
 		},
 		grants.ExtURN + ":products": {
-			from:    "user_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
+			from:    "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
 			columns: map[string]string{"value": "c.product"},
 		},
 	}}
@@ -158,7 +159,10 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 		ordered: true,
 	}
 	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, " + strings.Join(cols, ", ") +
-		", (SELECT array_agg(c.product ORDER BY c.product) FROM user_products c WHERE c.org_id = u.org_id AND c.user_id = u.id)"
+		", u.org_role, u.account_role, (SELECT array_agg(c.product ORDER BY c.product) FROM user_products c" +
+		" WHERE c.org_id = u.org_id AND c.user_id = u.id)" +
+		", u.eff_org_role, u.eff_account_role, (SELECT array_agg(c.product ORDER BY c.product) FROM user_effective_products c" +
+		" WHERE c.org_id = u.org_id AND c.user_id = u.id)"
 	return s, nil
 }
 
@@ -207,7 +211,7 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 	var active bool
 	var values, addresses, groups []byte
 	var accountID int64
-	var products []string
+	var eff grants.Grants
 	dest := []any{&r.ID, &r.Version, &r.Created, &r.LastModified, &accountID}
 	for i, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
@@ -216,7 +220,8 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 			dest = append(dest, &texts[i])
 		}
 	}
-	dest = append(dest, &products, &values, &addresses, &groups)
+	dest = append(dest, &r.Direct.OrgRole, &r.Direct.AccountRole, &r.Direct.Products,
+		&eff.OrgRole, &eff.AccountRole, &eff.Products, &values, &addresses, &groups)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -227,9 +232,7 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 			p.Set(r.Doc, *texts[i])
 		}
 	}
-	g := grants.FromExtension(r.Doc)
-	g.Products = products
-	g.Write(r.Doc)
+	eff.Write(r.Doc)
 	setComputed(r.Doc, strconv.FormatInt(accountID, 10))
 	if err := s.decodeValues(r.Doc, values); err != nil {
 		return nil, err
@@ -354,27 +357,37 @@ func (s *Users) CreateUser(ctx context.Context, org string, u *directory.Resourc
 	}
 	u.ID = id.String()
 	cols := make([]string, len(userColumns))
-	params := []any{org, u.ID, nullIfEmpty(u.PasswordHash)}
+	params := []any{org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole}
 	ph := make([]string, len(userColumns))
 	for i, c := range userColumns {
 		cols[i] = c.column
-		ph[i] = fmt.Sprintf("$%d", i+4)
+		ph[i] = fmt.Sprintf("$%d", i+6)
 	}
 	params = append(params, s.columnValues(u.Doc)...)
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO users (org_id, id, password_hash, `+strings.Join(cols, ", ")+`)
-		VALUES ($1, $2, $3, `+strings.Join(ph, ", ")+`)
+	var accountID string
+	b.Queue(`INSERT INTO users (org_id, id, password_hash, org_role, account_role, `+strings.Join(cols, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, `+strings.Join(ph, ", ")+`)
 		RETURNING version, created_at, last_modified, account_id::text`, params...).
 		QueryRow(func(row pgx.Row) error {
-			var accountID string
-			err := row.Scan(&u.Version, &u.Created, &u.LastModified, &accountID)
-			setComputed(u.Doc, accountID)
-			return err
+			return row.Scan(&u.Version, &u.Created, &u.LastModified, &accountID)
 		})
 	s.queueChildren(b, org, u.ID, u.Doc, nil)
+	s.queueProducts(b, org, u.ID, u.Direct.Products, nil)
+	eff := grants.Default()
+	b.Queue(refreshSQL, org, []string{u.ID}).Query(func(rows pgx.Rows) error {
+		changes, err := scanGrantChanges(rows)
+		if len(changes) == 1 {
+			eff = changes[0].After
+		}
+		u.Changes = changes
+		return err
+	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return s.mapErr(err, u.Doc)
 	}
+	eff.Write(u.Doc)
+	setComputed(u.Doc, accountID)
 	return nil
 }
 
@@ -412,7 +425,6 @@ func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]
 				org, id, attrs, pos, values, displays, types, primaries)
 		}
 	}
-	s.queueProducts(b, org, id, doc, old)
 	if old != nil && reflect.DeepEqual(s.addresses.Get(doc), s.addresses.Get(old)) {
 		return
 	}
@@ -449,11 +461,10 @@ func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]
 		strings.Join(casts, ", ")+")", args...)
 }
 
-// queueProducts writes the direct product grants when they changed.
-func (s *Users) queueProducts(b *pgx.Batch, org, id string, doc, old map[string]any) {
-	products := grants.FromExtension(doc).Products
-	if old != nil {
-		if slices.Equal(products, grants.FromExtension(old).Products) {
+// queueProducts writes the direct product grants when they changed from old (nil on create).
+func (s *Users) queueProducts(b *pgx.Batch, org, id string, products, old []string) {
+	if old != nil || len(products) == 0 {
+		if slices.Equal(products, old) {
 			return
 		}
 		b.Queue("DELETE FROM user_products WHERE org_id = $1 AND user_id = $2", org, id)
@@ -496,11 +507,17 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 	}
 	var out *directory.Resource
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r, err := s.scan(tx.QueryRow(ctx, s.selectFrom(schema.Projection{})+
-			" WHERE u.org_id = $1 AND u.id = $2 FOR UPDATE OF u", org, id))
-		if errors.Is(err, pgx.ErrNoRows) {
+		// Lock first, then read in a second statement: under READ COMMITTED a locking read
+		// re-checks only the locked row after waiting, while its subqueries (the user's
+		// multi-valued attributes) would keep the older snapshot and lose concurrent updates.
+		tag, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
 			return userNotFound(id)
 		}
+		r, err := s.scan(tx.QueryRow(ctx, s.selectFrom(schema.Projection{})+" WHERE u.org_id = $1 AND u.id = $2", org, id))
 		if err != nil {
 			return err
 		}
@@ -513,6 +530,7 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 		delete(ext, "accountId")
 		delete(ext, "status")
 		old := schema.Clone(r.Doc)
+		oldDirect := r.Direct
 		out = r
 		err = fn(r)
 		s.groups.Set(r.Doc, groups)
@@ -520,25 +538,33 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 		if err != nil {
 			return err
 		}
-		if activeAdmin(old) && !activeAdmin(r.Doc) {
-			if err := ensureOtherAdmin(ctx, tx, org, id); err != nil {
-				return err
-			}
-		}
 		sets := make([]string, len(userColumns))
-		params := []any{org, id, nullIfEmpty(r.PasswordHash)}
+		params := []any{org, id, nullIfEmpty(r.PasswordHash), r.Direct.OrgRole, r.Direct.AccountRole}
 		for i, c := range userColumns {
-			sets[i] = fmt.Sprintf("%s = $%d", c.column, i+4)
+			sets[i] = fmt.Sprintf("%s = $%d", c.column, i+6)
 		}
 		params = append(params, s.columnValues(r.Doc)...)
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE users SET `+strings.Join(sets, ", ")+`,
-			password_hash = coalesce($3, password_hash),
+			password_hash = coalesce($3, password_hash), org_role = $4, account_role = $5,
 			version = version + 1, last_modified = clock_timestamp()
 			WHERE org_id = $1 AND id = $2 RETURNING version, last_modified`, params...).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&r.Version, &r.LastModified) })
 		s.queueChildren(b, org, id, r.Doc, old)
-		return s.mapErr(tx.SendBatch(ctx, b).Close(), r.Doc)
+		s.queueProducts(b, org, id, r.Direct.Products, oldDirect.Products)
+		if err := s.mapErr(tx.SendBatch(ctx, b).Close(), r.Doc); err != nil {
+			return err
+		}
+		// The document shows effective grants: what the write left of them after groups.
+		eff := grants.FromExtension(old)
+		changes, err := refreshGrants(ctx, tx, org, []string{id})
+		if len(changes) == 1 {
+			eff = changes[0].After
+		}
+		eff.Write(r.Doc)
+		setComputed(r.Doc, accountID)
+		r.Changes = changes
+		return err
 	})
 	if errors.Is(err, directory.ErrUnchanged) {
 		return out, nil
@@ -559,7 +585,7 @@ func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64
 		var version int64
 		var role string
 		var active bool
-		err := tx.QueryRow(ctx, "SELECT version, org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id).
+		err := tx.QueryRow(ctx, "SELECT version, eff_org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id).
 			Scan(&version, &role, &active)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return userNotFound(id)
@@ -572,46 +598,22 @@ func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64
 				return err
 			}
 		}
-		if role == grants.OrgAdmin && active {
-			if err := ensureOtherAdmin(ctx, tx, org, id); err != nil {
-				return err
-			}
-		}
 		if _, err := tx.Exec(ctx, "DELETE FROM group_members WHERE org_id = $1 AND member_id = $2", org, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM users WHERE org_id = $1 AND id = $2", org, id)
-		return err
+		if _, err = tx.Exec(ctx, "DELETE FROM users WHERE org_id = $1 AND id = $2", org, id); err != nil {
+			return err
+		}
+		if role == grants.OrgAdmin && active {
+			return ensureAnAdmin(ctx, tx, org)
+		}
+		return nil
 	})
 }
 
 // ListUsers implements directory.Store: the page and the total are read in one round trip.
 func (s *Users) ListUsers(ctx context.Context, org string, q directory.Query) (*directory.Page, error) {
 	return list(ctx, s.pool, &s.table, "users u", s.selectFrom(q.Projection), org, q, s.scan)
-}
-
-func activeAdmin(doc map[string]any) bool {
-	return doc["active"] != false && grants.FromExtension(doc).OrgRole == grants.OrgAdmin
-}
-
-// ensureOtherAdmin refuses a change that would leave the organization without an active admin,
-// when user id is an active admin about to stop being one. The organization row is locked
-// first, so two requests demoting the last two admins cannot both succeed.
-func ensureOtherAdmin(ctx context.Context, tx pgx.Tx, org, id string) error {
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org); err != nil {
-		return err
-	}
-	var other bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND org_role = 'admin'
-		AND active AND id <> $2)`, org, id).Scan(&other)
-	if err != nil {
-		return err
-	}
-	if !other {
-		return scimerr.New(scimerr.KindConflict, "",
-			"this user is the organization's last active admin; make another user admin first")
-	}
-	return nil
 }
 
 // mapErr turns constraint violations into the SCIM errors they mean.

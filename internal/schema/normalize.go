@@ -17,6 +17,10 @@ import (
 // naming the attribute.
 func (rt *ResourceType) Normalize(doc map[string]any) (map[string]any, error) {
 	out := map[string]any{}
+	// claims maps each canonical attribute path the body sets to the key that set it: names
+	// match case-insensitively, so two keys may name one attribute, and keeping whichever the
+	// decoder visited last would be arbitrary.
+	claims := map[string]string{}
 	for key, v := range doc {
 		if v == nil || strings.EqualFold(key, "schemas") {
 			continue
@@ -27,7 +31,7 @@ func (rt *ResourceType) Normalize(doc map[string]any) (map[string]any, error) {
 				return nil, scimerr.Invalid(scimerr.InvalidValue, "%q must be an object of extension attributes", ext.ID)
 			}
 			for k, ev := range m {
-				if err := rt.normalizeKey(out, Path{Ext: ext, Attr: ext.Attr(k)}, ev); err != nil {
+				if err := rt.normalizeKey(out, claims, key+"."+k, Path{Ext: ext, Attr: ext.Attr(k)}, ev); err != nil {
 					return nil, err
 				}
 			}
@@ -37,16 +41,31 @@ func (rt *ResourceType) Normalize(doc map[string]any) (map[string]any, error) {
 		if err != nil {
 			continue // unknown attribute: ignored, see above
 		}
-		if err := rt.normalizeKey(out, p, v); err != nil {
+		if err := rt.normalizeKey(out, claims, key, p, v); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func (rt *ResourceType) normalizeKey(out map[string]any, p Path, v any) error {
+func (rt *ResourceType) normalizeKey(out map[string]any, claims map[string]string, key string, p Path, v any) error {
 	if p.Attr == nil || p.Leaf().Mutability == ReadOnly || v == nil {
 		return nil
+	}
+	paths := []string{p.String()}
+	if m, ok := v.(map[string]any); ok && p.Sub == nil && p.Attr.Type == TypeComplex && !p.Attr.MultiValued {
+		paths = paths[:0]
+		for k := range m {
+			if sub := p.Attr.Sub(k); sub != nil {
+				paths = append(paths, Path{Ext: p.Ext, Attr: p.Attr, Sub: sub}.String())
+			}
+		}
+	}
+	for _, path := range paths {
+		if other, ok := claims[path]; ok {
+			return scimerr.Invalid(scimerr.InvalidSyntax, "keys %q and %q both set %q; attribute names are case-insensitive", other, key, path)
+		}
+		claims[path] = key
 	}
 	nv, err := NormalizeValue(p, v)
 	if err != nil {
@@ -130,9 +149,17 @@ func normalizeSingle(a *Attribute, v any, name string) (any, error) {
 			return nil, nil
 		}
 		out := map[string]any{}
+		keys := map[*Attribute]string{}
 		for k, sv := range m {
 			sub := a.Sub(k)
-			if sub == nil || sv == nil || sub.Mutability == ReadOnly {
+			if sub == nil {
+				continue
+			}
+			if other, ok := keys[sub]; ok {
+				return nil, scimerr.Invalid(scimerr.InvalidSyntax, "keys %q and %q of %q name the same sub-attribute", other, k, name)
+			}
+			keys[sub] = k
+			if sv == nil || sub.Mutability == ReadOnly {
 				continue
 			}
 			nv, err := normalizeSingle(sub, sv, name+"."+sub.Name)

@@ -141,6 +141,8 @@ func TestMediaType(t *testing.T) {
 	e.requireUnchanged(id, before)
 	require.Zero(t, e.count("SELECT count(*) FROM users WHERE user_name = 'media2@example.com'"))
 
+	// No Content-Type at all is taken as JSON.
+	e.must(http.StatusCreated, http.MethodPost, "/Users", map[string]any{"userName": "noct@example.com"}, hdr{"Content-Type": ""})
 	for i, ct := range []string{"application/scim+json", "application/json", "application/json; charset=utf-8", "Application/SCIM+JSON; charset=UTF-8"} {
 		e.must(http.StatusCreated, http.MethodPost, "/Users", map[string]any{"userName": "ok" + strconv.Itoa(i) + "@example.com"}, hdr{"Content-Type": ct})
 	}

@@ -296,7 +296,7 @@ func TestLastAdmin(t *testing.T) {
 	} {
 		r := e.do(req.method, "/Users/"+admin, req.body, nil)
 		requireError(t, r, http.StatusConflict, "")
-		require.Contains(t, r.Body["detail"], "last active admin", name)
+		require.Contains(t, r.Body["detail"], "without an active admin", name)
 		e.requireUnchanged(admin, before.snapshot)
 	}
 	// With a second admin, the first may go.

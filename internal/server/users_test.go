@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,7 +81,6 @@ func TestCreateUserFull(t *testing.T) {
 	require.Equal(t, "User", get(u, "meta", "resourceType"))
 	require.Equal(t, r.Header.Get("Location"), get(u, "meta", "location"))
 	require.NotEmpty(t, get(u, "meta", "created"))
-	require.Equal(t, get(u, "meta", "created"), get(u, "meta", "lastModified"))
 	require.Subset(t, u["schemas"], []any{userURN, entURN})
 
 	// The full resource comes back, string booleans coerced.
@@ -239,6 +239,24 @@ func TestCreateUserShapes(t *testing.T) {
 			require.Equal(t, u, g.Body, "a fresh GET returns what the POST returned")
 		})
 	}
+}
+
+// Attribute names are case-insensitive, so a body naming one attribute twice in different cases
+// is ambiguous; storing whichever key the decoder happened to visit last would be arbitrary.
+func TestCreateUserAmbiguousKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i, body := range []string{
+		`{"userName":"amb0@example.com","displayName":"A","DisplayName":"B"}`,
+		`{"userName":"amb1@example.com","name":{"givenName":"A","GIVENNAME":"B"}}`,
+		`{"userName":"amb2@example.com","name.givenName":"A","name":{"givenName":"B"}}`,
+	} {
+		r := e.do(http.MethodPost, "/Users", body, nil)
+		require.Equal(t, http.StatusBadRequest, r.Status, "body %d: %s", i, r.Raw)
+		scimType, _ := r.Body["scimType"].(string)
+		requireError(t, r, http.StatusBadRequest, scimType)
+	}
+	require.Zero(t, e.count("SELECT count(*) FROM users WHERE org_id = $1", e.org))
 }
 
 func TestCreateUserDuplicate(t *testing.T) {
@@ -1165,6 +1183,7 @@ func TestListFilters(t *testing.T) {
 		{`emails[type eq "home"]`, []string{"alice", "carol"}},
 		{`emails[type eq "home" or primary eq true]`, []string{"alice", "carol", "dave"}},
 		{`emails[not (type eq "work")]`, []string{"alice", "carol"}},
+		{`emails[not (display eq "Home")]`, []string{"alice", "bob", "carol", "dave"}},
 		{`emails[type eq "work"].value eq "dave@example.com"`, []string{"dave"}},
 		{`emails[type eq "work"].value eq "0alice@home.example"`, nil},
 		{`name.familyName eq "smith"`, []string{"alice"}},
@@ -1199,6 +1218,95 @@ func TestListFilters(t *testing.T) {
 			require.NotNil(t, r.Body["Resources"], "Resources is [] when nothing matches")
 		})
 	}
+}
+
+// Case-insensitive userName, beyond ASCII: uniqueness and filters agree.
+func TestUserNameCaseFolding(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.user("Jürgen.Öst", map[string]any{"displayName": "François"})
+	requireError(t, e.do(http.MethodPost, "/Users", map[string]any{"userName": "JÜRGEN.ÖST@EXAMPLE.COM"}, nil), http.StatusConflict, "uniqueness")
+	quoted := e.user("quoted", map[string]any{"displayName": `Say "hi" \ now`})
+	r := e.must(http.StatusOK, http.MethodGet, "/Users?filter="+url.QueryEscape(`displayName eq "say \"HI\" \\ now"`), nil, nil)
+	require.Equal(t, []string{quoted}, ids(r), "escaped quotes and backslashes in filter strings")
+	for _, f := range []string{
+		`userName eq "jürgen.öst@example.com"`, `userName eq "JÜRGEN.ÖST@example.com"`, `userName sw "JÜR"`,
+		`displayName co "ÇOIS"`, `displayName eq "FRANÇOIS"`,
+	} {
+		r := e.must(http.StatusOK, http.MethodGet, "/Users?filter="+url.QueryEscape(f), nil, nil)
+		require.Equal(t, []string{id}, ids(r), f)
+	}
+}
+
+// A new resource has never been modified, so lastModified is created (RFC 7643 §3.1). Many
+// users are created because the two timestamps differ only now and then.
+func TestCreatedIsLastModified(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := range 40 {
+		u := e.createUser(map[string]any{"userName": "fresh" + strconv.Itoa(i) + "@example.com"})
+		require.Equal(t, get(u, "meta", "created"), get(u, "meta", "lastModified"), "user %d", i)
+		row := e.row(u["id"].(string))
+		require.Equal(t, row["created_at"], row["last_modified"], "user %d", i)
+	}
+}
+
+// Concurrent writes to one user are serialised: none is lost and versions count every change.
+func TestConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.user("busy", nil)
+	const n = 8
+	var wg sync.WaitGroup
+	statuses := make(chan int, 2*n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.do(http.MethodPatch, "/Users/"+id, patchBody(op("add", "phoneNumbers",
+				[]any{map[string]any{"value": "+1 555 01" + strconv.Itoa(10+i), "type": "work"}})), nil)
+			statuses <- r.Status
+		}()
+	}
+	// Creating the same userName in several cases at once: exactly one wins, the rest conflict.
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := "Race@Example.com"
+			if i%2 == 0 {
+				name = strings.ToLower(name)
+			}
+			r := e.do(http.MethodPost, "/Users", map[string]any{"userName": name}, nil)
+			statuses <- r.Status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: n, http.StatusCreated: 1, http.StatusConflict: n - 1}, counts)
+	assert.Equal(t, n, e.count(`SELECT count(*) FROM user_values WHERE user_id = $1 AND attr = 'phoneNumbers'`, id),
+		"every concurrent PATCH's phone number is stored")
+	require.EqualValues(t, n+1, e.row(id)["version"])
+
+	// Two PUTs based on the same version: one wins, the other gets 412.
+	results := make(chan int, 2)
+	for _, title := range []string{"A", "B"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results <- e.do(http.MethodPut, "/Users/"+id, map[string]any{"userName": "busy@example.com", "title": title},
+				hdr{"If-Match": `W/"` + strconv.Itoa(n+1) + `"`}).Status
+		}()
+	}
+	wg.Wait()
+	close(results)
+	got := []int{<-results, <-results}
+	sort.Ints(got)
+	require.Equal(t, []int{http.StatusOK, http.StatusPreconditionFailed}, got)
 }
 
 func TestListFilterErrors(t *testing.T) {

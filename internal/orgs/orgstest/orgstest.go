@@ -18,8 +18,8 @@ import (
 func InsertUser(t testing.TB, pool *pgxpool.Pool, org, userName, orgRole string, active bool) string {
 	t.Helper()
 	id := uuid.NewString()
-	_, err := pool.Exec(context.Background(), `INSERT INTO users (org_id, id, user_name, org_role, active)
-		VALUES ($1, $2, $3, $4, $5)`, org, id, userName, orgRole, active)
+	_, err := pool.Exec(context.Background(), `INSERT INTO users (org_id, id, user_name, org_role, eff_org_role, active)
+		VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN $4 ELSE 'user' END, $5)`, org, id, userName, orgRole, active)
 	require.NoError(t, err)
 	return id
 }
