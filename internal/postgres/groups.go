@@ -94,7 +94,11 @@ func (s *Groups) CreateGroup(ctx context.Context, org string, g *directory.Resou
 		if err != nil {
 			return s.mapErr(err, g.Doc)
 		}
-		return (&memberChanges{ctx: ctx, tx: tx, org: org, group: g.ID, s: s}).Add(members)
+		mc, err := s.memberChanges(ctx, tx, org, g.ID)
+		if err != nil {
+			return err
+		}
+		return mc.Add(members)
 	})
 }
 
@@ -156,7 +160,10 @@ func (s *Groups) UpdateGroup(ctx context.Context, org, id string, fn func(*direc
 			return err
 		}
 		out = g
-		mc := &memberChanges{ctx: ctx, tx: tx, org: org, group: id, s: s}
+		mc, err := s.memberChanges(ctx, tx, org, id)
+		if err != nil {
+			return err
+		}
 		if err := fn(g, mc); err != nil {
 			return err
 		}
@@ -165,7 +172,11 @@ func (s *Groups) UpdateGroup(ctx context.Context, org, id string, fn func(*direc
 			version = version + 1, last_modified = clock_timestamp()
 			WHERE org_id = $1 AND id = $2 RETURNING version, last_modified`, org, id, name, ext).
 			Scan(&g.Version, &g.LastModified)
-		return s.mapErr(err, g.Doc)
+		if err != nil {
+			return s.mapErr(err, g.Doc)
+		}
+		g.Changes, err = mc.refresh()
+		return err
 	})
 	if errors.Is(err, directory.ErrUnchanged) {
 		return out, nil
@@ -196,10 +207,24 @@ func (s *Groups) DeleteGroup(ctx context.Context, org, id string, check func(int
 				return err
 			}
 		}
+		// The group's users lose what it (or a group containing it) mapped them to.
+		mc, err := s.memberChanges(ctx, tx, org, id)
+		if err != nil {
+			return err
+		}
+		var users []string
+		if mc.mapped {
+			if err := tx.QueryRow(ctx, "SELECT coalesce(array_agg(user_id::text), '{}') FROM group_users($1, $2)", org, id).Scan(&users); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM group_members WHERE org_id = $1 AND member_id = $2", org, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM groups WHERE org_id = $1 AND id = $2", org, id)
+		if _, err = tx.Exec(ctx, "DELETE FROM groups WHERE org_id = $1 AND id = $2", org, id); err != nil {
+			return err
+		}
+		_, err = refreshGrants(ctx, tx, org, users)
 		return err
 	})
 }
@@ -210,77 +235,143 @@ func (s *Groups) ListGroups(ctx context.Context, org string, q directory.Query) 
 }
 
 // memberChanges implements directory.MemberChanges inside an update's transaction. Each change
-// is one statement touching only the rows it names.
+// is one statement touching only the rows it names. When the group or a group containing it
+// maps to grants, the users whose membership changed are collected so that their effective
+// grants are refreshed before the transaction ends.
 type memberChanges struct {
-	ctx   context.Context
-	tx    pgx.Tx
-	org   string
-	group string
-	s     *Groups
+	ctx    context.Context
+	tx     pgx.Tx
+	org    string
+	group  string
+	s      *Groups
+	nested bool // the organization allows groups as members
+	mapped bool // the group or one containing it maps to grants
+	// affected are the members added or removed, as "User:<id>" or "Group:<id>".
+	affected []string
 }
 
-func (m *memberChanges) ids(refs []directory.MemberRef) ([]string, error) {
-	ids := make([]string, 0, len(refs))
-	for _, r := range refs {
-		if !validID(r.Value) {
-			return nil, scimerr.Invalid(scimerr.InvalidValue, "member %q is not a User of this organization", r.Value)
-		}
-		ids = append(ids, r.Value)
+func (s *Groups) memberChanges(ctx context.Context, tx pgx.Tx, org, group string) (*memberChanges, error) {
+	m := &memberChanges{ctx: ctx, tx: tx, org: org, group: group, s: s}
+	err := tx.QueryRow(ctx, `SELECT o.nested_groups, EXISTS (
+			WITH RECURSIVE up (id) AS (
+				SELECT $2::uuid
+				UNION
+				SELECT gm.group_id FROM group_members gm JOIN up ON gm.org_id = $1 AND gm.member_id = up.id
+			)
+			SELECT 1 FROM up JOIN group_mappings mp ON mp.org_id = $1 AND mp.group_id = up.id)
+		FROM organizations o WHERE o.id = $1`, org, group).Scan(&m.nested, &m.mapped)
+	return m, err
+}
+
+// refresh recomputes the effective grants of every user whose membership changed, directly or
+// through a nested group.
+func (m *memberChanges) refresh() ([]directory.GrantChange, error) {
+	if !m.mapped || len(m.affected) == 0 {
+		return nil, nil
 	}
-	return ids, nil
+	var users []string
+	err := m.tx.QueryRow(m.ctx, `SELECT coalesce(array_agg(DISTINCT u), '{}') FROM (
+			SELECT split_part(a, ':', 2)::uuid AS u FROM unnest($2::text[]) a WHERE a LIKE 'User:%'
+			UNION ALL
+			SELECT gu.user_id FROM unnest($2::text[]) a, group_users($1, split_part(a, ':', 2)::uuid) gu
+			WHERE a LIKE 'Group:%') x`, m.org, m.affected).Scan(&users)
+	if err != nil {
+		return nil, err
+	}
+	return refreshGrants(m.ctx, m.tx, m.org, users)
+}
+
+func (m *memberChanges) note(rows pgx.Rows) error {
+	for rows.Next() {
+		var id, typ string
+		if err := rows.Scan(&id, &typ); err != nil {
+			return err
+		}
+		m.affected = append(m.affected, typ+":"+id)
+	}
+	return rows.Err()
+}
+
+func (m *memberChanges) exec(sql string, args ...any) error {
+	rows, err := m.tx.Query(m.ctx, sql+" RETURNING member_id::text, member_type", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return m.note(rows)
+}
+
+func ids(refs []directory.MemberRef) []string {
+	out := make([]string, 0, len(refs))
+	for _, r := range refs {
+		if validID(r.Value) {
+			out = append(out, r.Value)
+		}
+	}
+	return out
 }
 
 // Add implements directory.MemberChanges: existing members are left as they are; an id that is
-// not a user of the organization refuses the whole request.
+// not a user of the organization (or, with nesting, a group that would not form a cycle)
+// refuses the whole request.
 func (m *memberChanges) Add(refs []directory.MemberRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	ids, err := m.ids(refs)
-	if err != nil {
-		return err
+	for _, r := range refs {
+		if !validID(r.Value) {
+			return scimerr.Invalid(scimerr.InvalidValue, "member %q is not a User of this organization", r.Value)
+		}
 	}
-	var missing []string
-	err = m.tx.QueryRow(m.ctx, `WITH wanted AS (SELECT DISTINCT unnest($3::uuid[]) AS id),
-		ins AS (
-			INSERT INTO group_members (org_id, group_id, member_id, member_type)
-			SELECT $1, $2, u.id, 'User' FROM wanted w JOIN users u ON u.org_id = $1 AND u.id = w.id
-			ON CONFLICT DO NOTHING)
-		SELECT coalesce(array_agg(w.id::text), '{}') FROM wanted w
-		WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = $1 AND u.id = w.id)`,
-		m.org, m.group, ids).Scan(&missing)
+	// One statement classifies every id: a user, a group, or nothing of this organization.
+	var users, groups, missing []string
+	err := m.tx.QueryRow(m.ctx, `WITH wanted AS (SELECT DISTINCT unnest($2::uuid[]) AS id)
+		SELECT coalesce(array_agg(w.id::text) FILTER (WHERE u.id IS NOT NULL), '{}'),
+		       coalesce(array_agg(w.id::text) FILTER (WHERE u.id IS NULL AND g.id IS NOT NULL), '{}'),
+		       coalesce(array_agg(w.id::text) FILTER (WHERE u.id IS NULL AND g.id IS NULL), '{}')
+		FROM wanted w
+		LEFT JOIN users u ON u.org_id = $1 AND u.id = w.id
+		LEFT JOIN groups g ON g.org_id = $1 AND g.id = w.id`, m.org, ids(refs)).Scan(&users, &groups, &missing)
 	if err != nil {
 		return err
 	}
 	if len(missing) > 0 {
-		if m.isGroup(missing[0]) {
-			return scimerr.Invalid(scimerr.InvalidValue, "member %q is a Group; nested groups are not enabled for this organization", missing[0])
-		}
 		return scimerr.Invalid(scimerr.InvalidValue, "member %q is not a User of this organization", missing[0])
 	}
-	return nil
-}
-
-func (m *memberChanges) isGroup(id string) bool {
-	var ok bool
-	_ = m.tx.QueryRow(m.ctx, "SELECT EXISTS (SELECT 1 FROM groups WHERE org_id = $1 AND id = $2)", m.org, id).Scan(&ok)
-	return ok
+	if len(groups) > 0 {
+		if !m.nested {
+			return scimerr.Invalid(scimerr.InvalidValue, "member %q is a Group; nested groups are not enabled for this organization", groups[0])
+		}
+		// A group may not contain itself, directly or through the groups it contains.
+		var cycle *string
+		err := m.tx.QueryRow(m.ctx, `WITH RECURSIVE down (id, top) AS (
+				SELECT g, g FROM unnest($3::uuid[]) g
+				UNION
+				SELECT gm.member_id, d.top FROM group_members gm JOIN down d
+					ON gm.org_id = $1 AND gm.group_id = d.id AND gm.member_type = 'Group'
+			)
+			SELECT top::text FROM down WHERE id = $2 LIMIT 1`, m.org, m.group, groups).Scan(&cycle)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if cycle != nil {
+			return scimerr.Invalid(scimerr.InvalidValue, "adding group %q as a member would make a cycle: it is or contains this group", *cycle)
+		}
+	}
+	return m.exec(`INSERT INTO group_members (org_id, group_id, member_id, member_type)
+		SELECT $1, $2, x.id, x.type FROM (
+			SELECT unnest($3::uuid[]) AS id, 'User' AS type UNION ALL SELECT unnest($4::uuid[]), 'Group'
+		) x
+		ON CONFLICT DO NOTHING`, m.org, m.group, users, groups)
 }
 
 // Remove implements directory.MemberChanges; ids that are not members are ignored.
 func (m *memberChanges) Remove(refs []directory.MemberRef) error {
-	var ids []string
-	for _, r := range refs {
-		if validID(r.Value) {
-			ids = append(ids, r.Value)
-		}
-	}
-	if len(ids) == 0 {
+	if len(refs) == 0 {
 		return nil
 	}
-	_, err := m.tx.Exec(m.ctx, "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])",
-		m.org, m.group, ids)
-	return err
+	return m.exec("DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])",
+		m.org, m.group, ids(refs))
 }
 
 // RemoveWhere implements directory.MemberChanges: it removes the members matching a value
@@ -291,18 +382,13 @@ func (m *memberChanges) RemoveWhere(f filter.Expr) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.tx.Exec(m.ctx, "DELETE FROM group_members c WHERE c.org_id = $1 AND c.group_id = $2 AND "+cond, q.args...)
-	return err
+	return m.exec("DELETE FROM group_members c WHERE c.org_id = $1 AND c.group_id = $2 AND "+cond, q.args...)
 }
 
 // Replace implements directory.MemberChanges: members not in refs are removed, new ones added.
 func (m *memberChanges) Replace(refs []directory.MemberRef) error {
-	ids, err := m.ids(refs)
-	if err != nil {
-		return err
-	}
-	if _, err := m.tx.Exec(m.ctx, `DELETE FROM group_members WHERE org_id = $1 AND group_id = $2
-		AND member_id <> ALL($3::uuid[])`, m.org, m.group, ids); err != nil {
+	if err := m.exec(`DELETE FROM group_members WHERE org_id = $1 AND group_id = $2
+		AND member_id <> ALL($3::uuid[])`, m.org, m.group, ids(refs)); err != nil {
 		return err
 	}
 	return m.Add(refs)
@@ -310,8 +396,7 @@ func (m *memberChanges) Replace(refs []directory.MemberRef) error {
 
 // Clear implements directory.MemberChanges.
 func (m *memberChanges) Clear() error {
-	_, err := m.tx.Exec(m.ctx, "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2", m.org, m.group)
-	return err
+	return m.exec("DELETE FROM group_members WHERE org_id = $1 AND group_id = $2", m.org, m.group)
 }
 
 // list runs a filtered, sorted, paged read and its count in one round trip.
