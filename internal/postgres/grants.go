@@ -29,9 +29,16 @@ func scanGrantChanges(rows pgx.Rows) ([]directory.GrantChange, error) {
 	return out, rows.Err()
 }
 
-// refreshGrants recomputes the effective grants of users inside tx, and refuses the change if
-// it took away the organization's last active admin.
+// refreshGrants recomputes the effective grants of users inside tx, refuses the change if it
+// took away the organization's last active admin, and journals what changed (audit records
+// and notifications).
 func refreshGrants(ctx context.Context, tx pgx.Tx, org string, users []string) ([]directory.GrantChange, error) {
+	return refreshFor(ctx, tx, org, users, "", "")
+}
+
+// refreshFor is refreshGrants for a write of user self, whose own audit record shows its
+// grant changes and whose activity ("suspended", "reactivated" or "") is announced instead.
+func refreshFor(ctx context.Context, tx pgx.Tx, org string, users []string, self, activity string) ([]directory.GrantChange, error) {
 	if len(users) == 0 {
 		return nil, nil
 	}
@@ -44,7 +51,10 @@ func refreshGrants(ctx context.Context, tx pgx.Tx, org string, users []string) (
 	if err != nil {
 		return nil, err
 	}
-	return changes, checkAdminsKept(ctx, tx, org, changes)
+	if err := checkAdminsKept(ctx, tx, org, changes); err != nil {
+		return nil, err
+	}
+	return changes, journalGrants(ctx, tx, org, changes, self, activity)
 }
 
 // checkAdminsKept refuses changes that took the admin role from someone when no active admin

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/filter"
+	"github.com/scimd/scimd/internal/journal"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
 )
@@ -98,7 +99,15 @@ func (s *Groups) CreateGroup(ctx context.Context, org string, g *directory.Resou
 		if err != nil {
 			return err
 		}
-		return mc.Add(members)
+		if err := mc.Add(members); err != nil {
+			return err
+		}
+		changes := map[string]any{}
+		for k, c := range journal.Diff(nil, g.Doc) {
+			changes[k] = c
+		}
+		mc.auditMembers(changes)
+		return audit(ctx, tx, org, actionCreate, "Group", g.ID, changes)
 	})
 }
 
@@ -164,6 +173,7 @@ func (s *Groups) UpdateGroup(ctx context.Context, org, id string, fn func(*direc
 		if err != nil {
 			return err
 		}
+		old := schema.Clone(g.Doc)
 		if err := fn(g, mc); err != nil {
 			return err
 		}
@@ -175,8 +185,15 @@ func (s *Groups) UpdateGroup(ctx context.Context, org, id string, fn func(*direc
 		if err != nil {
 			return s.mapErr(err, g.Doc)
 		}
-		g.Changes, err = mc.refresh()
-		return err
+		if g.Changes, err = mc.refresh(); err != nil {
+			return err
+		}
+		changes := map[string]any{}
+		for k, c := range journal.Diff(old, g.Doc) {
+			changes[k] = c
+		}
+		mc.auditMembers(changes)
+		return audit(ctx, tx, org, actionUpdate, "Group", id, changes)
 	})
 	if errors.Is(err, directory.ErrUnchanged) {
 		return out, nil
@@ -224,8 +241,10 @@ func (s *Groups) DeleteGroup(ctx context.Context, org, id string, check func(int
 		if _, err = tx.Exec(ctx, "DELETE FROM groups WHERE org_id = $1 AND id = $2", org, id); err != nil {
 			return err
 		}
-		_, err = refreshGrants(ctx, tx, org, users)
-		return err
+		if _, err = refreshGrants(ctx, tx, org, users); err != nil {
+			return err
+		}
+		return audit(ctx, tx, org, actionDelete, "Group", id, map[string]any{})
 	})
 }
 
@@ -246,8 +265,8 @@ type memberChanges struct {
 	s      *Groups
 	nested bool // the organization allows groups as members
 	mapped bool // the group or one containing it maps to grants
-	// affected are the members added or removed, as "User:<id>" or "Group:<id>".
-	affected []string
+	// added and removed are the members added and removed, as "User:<id>" or "Group:<id>".
+	added, removed []string
 }
 
 func (s *Groups) memberChanges(ctx context.Context, tx pgx.Tx, org, group string) (*memberChanges, error) {
@@ -266,7 +285,8 @@ func (s *Groups) memberChanges(ctx context.Context, tx pgx.Tx, org, group string
 // refresh recomputes the effective grants of every user whose membership changed, directly or
 // through a nested group.
 func (m *memberChanges) refresh() ([]directory.GrantChange, error) {
-	if !m.mapped || len(m.affected) == 0 {
+	affected := append(append([]string{}, m.added...), m.removed...)
+	if !m.mapped || len(affected) == 0 {
 		return nil, nil
 	}
 	var users []string
@@ -274,31 +294,43 @@ func (m *memberChanges) refresh() ([]directory.GrantChange, error) {
 			SELECT split_part(a, ':', 2)::uuid AS u FROM unnest($2::text[]) a WHERE a LIKE 'User:%'
 			UNION ALL
 			SELECT gu.user_id FROM unnest($2::text[]) a, group_users($1, split_part(a, ':', 2)::uuid) gu
-			WHERE a LIKE 'Group:%') x`, m.org, m.affected).Scan(&users)
+			WHERE a LIKE 'Group:%') x`, m.org, affected).Scan(&users)
 	if err != nil {
 		return nil, err
 	}
 	return refreshGrants(m.ctx, m.tx, m.org, users)
 }
 
-func (m *memberChanges) note(rows pgx.Rows) error {
-	for rows.Next() {
-		var id, typ string
-		if err := rows.Scan(&id, &typ); err != nil {
-			return err
-		}
-		m.affected = append(m.affected, typ+":"+id)
-	}
-	return rows.Err()
-}
-
-func (m *memberChanges) exec(sql string, args ...any) error {
+// exec runs a statement that inserts or deletes members, and notes which in into.
+func (m *memberChanges) exec(into *[]string, sql string, args ...any) error {
 	rows, err := m.tx.Query(m.ctx, sql+" RETURNING member_id::text, member_type", args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	return m.note(rows)
+	for rows.Next() {
+		var id, typ string
+		if err := rows.Scan(&id, &typ); err != nil {
+			return err
+		}
+		*into = append(*into, typ+":"+id)
+	}
+	return rows.Err()
+}
+
+// auditMembers describes the membership changes for the audit log, listing at most 100 ids of
+// each kind so that a change to a huge group stays a small record.
+func (m *memberChanges) auditMembers(changes map[string]any) {
+	for name, list := range map[string][]string{"added": m.added, "removed": m.removed} {
+		if len(list) == 0 {
+			continue
+		}
+		shown := list
+		if len(shown) > 100 {
+			shown = shown[:100]
+		}
+		changes["members."+name] = map[string]any{"count": len(list), "members": shown}
+	}
 }
 
 func ids(refs []directory.MemberRef) []string {
@@ -358,7 +390,7 @@ func (m *memberChanges) Add(refs []directory.MemberRef) error {
 			return scimerr.Invalid(scimerr.InvalidValue, "adding group %q as a member would make a cycle: it is or contains this group", *cycle)
 		}
 	}
-	return m.exec(`INSERT INTO group_members (org_id, group_id, member_id, member_type)
+	return m.exec(&m.added, `INSERT INTO group_members (org_id, group_id, member_id, member_type)
 		SELECT $1, $2, x.id, x.type FROM (
 			SELECT unnest($3::uuid[]) AS id, 'User' AS type UNION ALL SELECT unnest($4::uuid[]), 'Group'
 		) x
@@ -370,7 +402,7 @@ func (m *memberChanges) Remove(refs []directory.MemberRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	return m.exec("DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])",
+	return m.exec(&m.removed, "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])",
 		m.org, m.group, ids(refs))
 }
 
@@ -382,12 +414,12 @@ func (m *memberChanges) RemoveWhere(f filter.Expr) error {
 	if err != nil {
 		return err
 	}
-	return m.exec("DELETE FROM group_members c WHERE c.org_id = $1 AND c.group_id = $2 AND "+cond, q.args...)
+	return m.exec(&m.removed, "DELETE FROM group_members c WHERE c.org_id = $1 AND c.group_id = $2 AND "+cond, q.args...)
 }
 
 // Replace implements directory.MemberChanges: members not in refs are removed, new ones added.
 func (m *memberChanges) Replace(refs []directory.MemberRef) error {
-	if err := m.exec(`DELETE FROM group_members WHERE org_id = $1 AND group_id = $2
+	if err := m.exec(&m.removed, `DELETE FROM group_members WHERE org_id = $1 AND group_id = $2
 		AND member_id <> ALL($3::uuid[])`, m.org, m.group, ids(refs)); err != nil {
 		return err
 	}
@@ -396,7 +428,7 @@ func (m *memberChanges) Replace(refs []directory.MemberRef) error {
 
 // Clear implements directory.MemberChanges.
 func (m *memberChanges) Clear() error {
-	return m.exec("DELETE FROM group_members WHERE org_id = $1 AND group_id = $2", m.org, m.group)
+	return m.exec(&m.removed, "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2", m.org, m.group)
 }
 
 // list runs a filtered, sorted, paged read and its count in one round trip.

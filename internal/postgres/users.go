@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/grants"
+	"github.com/scimd/scimd/internal/journal"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
 )
@@ -374,17 +375,30 @@ func (s *Users) CreateUser(ctx context.Context, org string, u *directory.Resourc
 		})
 	s.queueChildren(b, org, u.ID, u.Doc, nil)
 	s.queueProducts(b, org, u.ID, u.Direct.Products, nil)
+	sql, args := auditSQL(ctx, org, actionCreate, "User", u.ID, journal.Diff(nil, u.Doc))
+	b.Queue(sql, args...)
 	eff := grants.Default()
-	b.Queue(refreshSQL, org, []string{u.ID}).Query(func(rows pgx.Rows) error {
-		changes, err := scanGrantChanges(rows)
-		if len(changes) == 1 {
-			eff = changes[0].After
+	if reflect.DeepEqual(u.Direct, eff) {
+		// A new user with default grants and no groups has nothing to refresh or announce:
+		// the whole creation is one batch, run by PostgreSQL as one implicit transaction.
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return s.mapErr(err, u.Doc)
 		}
-		u.Changes = changes
-		return err
-	})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return s.mapErr(err, u.Doc)
+	} else {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := s.mapErr(tx.SendBatch(ctx, b).Close(), u.Doc); err != nil {
+				return err
+			}
+			changes, err := refreshFor(ctx, tx, org, []string{u.ID}, u.ID, "")
+			if len(changes) == 1 {
+				eff = changes[0].After
+			}
+			u.Changes = changes
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	eff.Write(u.Doc)
 	setComputed(u.Doc, accountID)
@@ -555,16 +569,30 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 		if err := s.mapErr(tx.SendBatch(ctx, b).Close(), r.Doc); err != nil {
 			return err
 		}
+		action, activity := actionUpdate, ""
+		switch {
+		case old["active"] != false && r.Doc["active"] == false:
+			action, activity = actionSuspend, "suspended"
+		case old["active"] == false && r.Doc["active"] != false:
+			action, activity = actionReactivate, "reactivated"
+		}
 		// The document shows effective grants: what the write left of them after groups.
 		eff := grants.FromExtension(old)
-		changes, err := refreshGrants(ctx, tx, org, []string{id})
+		changes, err := refreshFor(ctx, tx, org, []string{id}, id, activity)
+		if err != nil {
+			return err
+		}
 		if len(changes) == 1 {
 			eff = changes[0].After
 		}
 		eff.Write(r.Doc)
-		setComputed(r.Doc, accountID)
 		r.Changes = changes
-		return err
+		diff := journal.Diff(old, r.Doc)
+		if r.PasswordHash != "" {
+			diff["password"] = journal.Change{After: journal.Secret}
+		}
+		setComputed(r.Doc, accountID)
+		return audit(ctx, tx, org, action, "User", id, diff)
 	})
 	if errors.Is(err, directory.ErrUnchanged) {
 		return out, nil
@@ -602,6 +630,9 @@ func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64
 			return err
 		}
 		if _, err = tx.Exec(ctx, "DELETE FROM users WHERE org_id = $1 AND id = $2", org, id); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, org, actionDelete, "User", id, map[string]any{}); err != nil {
 			return err
 		}
 		if role == grants.OrgAdmin && active {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/journal"
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
@@ -126,13 +128,44 @@ func (s *server) withAuth(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if !p.CanWrite() && r.Method != http.MethodGet && r.Method != http.MethodHead {
-			s.writeError(w, r, scimerr.New(scimerr.KindForbidden, "",
-				"this token was issued by an admin-readonly user: it may read but not change anything"))
+		if !p.CanWrite() && r.Method != http.MethodGet && r.Method != http.MethodHead && !checksWrites(r) {
+			s.writeError(w, r, errReadOnlyToken())
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+		notify, err := notifyOverride(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), principalKey, p)
+		ctx = journal.WithRequest(ctx, journal.Request{TokenID: p.TokenID, UserID: p.IssuerID,
+			RequestID: requestID(ctx), Notify: notify})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// notifyOverride reads a request's notification override: the query parameter notify or the
+// header X-Scimd-Notify, "true" or "false". Identity providers cannot add headers, but the
+// query parameter can ride on the SCIM base URL they are given.
+func notifyOverride(r *http.Request) (*bool, error) {
+	v := r.Header.Get("X-Scimd-Notify")
+	if q, ok := queryParams(r)["notify"]; ok {
+		v = q
+	}
+	if v == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return nil, scimerr.Invalid(scimerr.InvalidValue, "notify must be true or false, not %q", v)
+	}
+	return &b, nil
+}
+
+// errReadOnlyToken refuses a write to an admin-readonly token.
+func errReadOnlyToken() error {
+	return scimerr.New(scimerr.KindForbidden, "",
+		"this token was issued by an admin-readonly user: it may read but not change anything")
 }
 
 // withBody checks the media type of requests that carry a body and bounds their size.
