@@ -64,11 +64,15 @@ func TestSuspensionByEveryShapeIsJournaled(t *testing.T) {
 		method string
 		body   func(id string) any
 	}{
-		"PUT active false":      {http.MethodPut, func(string) any { return map[string]any{"userName": "put@example.com", "locale": "fr_FR", "active": false} }},
-		"PATCH path active":     {http.MethodPatch, func(string) any { return patchBody(op("replace", "active", false)) }},
-		"Entra string False":    {http.MethodPatch, func(string) any { return patchBody(op("Replace", "active", "False")) }},
-		"Okta path-less":        {http.MethodPatch, func(string) any { return patchBody(op("replace", "", map[string]any{"active": false})) }},
-		"path-less with grants": {http.MethodPatch, func(string) any { return patchBody(op("replace", "", map[string]any{"active": false, "entitlements": []any{map[string]any{"value": "meeting"}}})) }},
+		"PUT active false": {http.MethodPut, func(string) any {
+			return map[string]any{"userName": "put@example.com", "locale": "fr_FR", "active": false}
+		}},
+		"PATCH path active":  {http.MethodPatch, func(string) any { return patchBody(op("replace", "active", false)) }},
+		"Entra string False": {http.MethodPatch, func(string) any { return patchBody(op("Replace", "active", "False")) }},
+		"Okta path-less":     {http.MethodPatch, func(string) any { return patchBody(op("replace", "", map[string]any{"active": false})) }},
+		"path-less with grants": {http.MethodPatch, func(string) any {
+			return patchBody(op("replace", "", map[string]any{"active": false, "entitlements": []any{map[string]any{"value": "meeting"}}}))
+		}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := e.with(t)
