@@ -604,44 +604,6 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 	return out, nil
 }
 
-// DeleteUser implements directory.Store.
-func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64) error) error {
-	if !validID(id) {
-		return userNotFound(id)
-	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var version int64
-		var role string
-		var active bool
-		err := tx.QueryRow(ctx, "SELECT version, eff_org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id).
-			Scan(&version, &role, &active)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return userNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		if check != nil {
-			if err := check(version); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM group_members WHERE org_id = $1 AND member_id = $2", org, id); err != nil {
-			return err
-		}
-		if _, err = tx.Exec(ctx, "DELETE FROM users WHERE org_id = $1 AND id = $2", org, id); err != nil {
-			return err
-		}
-		if err := audit(ctx, tx, org, actionDelete, "User", id, map[string]any{}); err != nil {
-			return err
-		}
-		if role == grants.OrgAdmin && active {
-			return ensureAnAdmin(ctx, tx, org)
-		}
-		return nil
-	})
-}
-
 // ListUsers implements directory.Store: the page and the total are read in one round trip.
 func (s *Users) ListUsers(ctx context.Context, org string, q directory.Query) (*directory.Page, error) {
 	return list(ctx, s.pool, &s.table, "users u", s.selectFrom(q.Projection), org, q, s.scan)
