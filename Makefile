@@ -27,3 +27,7 @@ lint: ## gofmt, go vet and staticcheck.
 
 conformance: build ## Run Okta's SCIM 2.0 spec test against a fresh scimd and database.
 	.ci/conformance
+
+bench: build ## Benchmark scimd against raw PostgreSQL on a fresh database (BENCH_FLAGS='-users 1000000 -out BENCHMARKS.md').
+	go build -o bin/scimbench ./cmd/scimbench
+	./bin/scimbench $(BENCH_FLAGS)

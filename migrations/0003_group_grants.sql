@@ -54,6 +54,10 @@ RETURNS TABLE (user_id uuid, org_role_before text, org_role_after text,
                products_before text[], products_after text[])
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- Lock the users first, in a statement of its own: the computation below then takes a
+    -- snapshot that includes whatever a concurrent transaction changing them committed, instead
+    -- of overwriting its result with grants computed before it.
+    PERFORM 1 FROM users u WHERE u.org_id = p_org AND u.id = ANY (p_users) ORDER BY u.id FOR NO KEY UPDATE;
     RETURN QUERY
     WITH RECURSIVE memberships (user_id, group_id) AS (
         SELECT m.member_id, m.group_id FROM group_members m

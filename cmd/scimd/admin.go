@@ -23,6 +23,8 @@ const adminUsage = `usage: scimd NOUN VERB [flags]
 administration commands:
   org create   --name NAME [--domain D ...] [--product P ...]   create an organization, print its operator token
   org show     --org ID                                         show an organization, its domains and products
+  org set      --org ID [--nested-groups=true|false] [--notify=true|false]
+                                                                allow groups in groups; notify users of changes by default
   domain add   --org ID --domain D [--verified]                 add a domain, print the DNS TXT record to publish
   domain verify --org ID --domain D [--resolver HOST:PORT]      look the TXT record up and mark the domain verified
   domain list  --org ID
@@ -32,6 +34,13 @@ administration commands:
   token create --org ID --issuer USER_ID [--expires DURATION]  issue a provisioning token, print it once
   token list   --org ID
   token revoke --org ID --id TOKEN_ID
+  group-mapping set --org ID --group GROUP_ID [--org-role R] [--account-role R] [--products P,P]
+                                                                map a group to grants (replacing its mapping)
+  group-mapping list --org ID
+  group-mapping remove --org ID --group GROUP_ID
+  webhook add  --org ID --url URL                               register an endpoint for account.purged events, print its secret once
+  webhook list --org ID
+  webhook remove --org ID --id WEBHOOK_ID
 
 Each takes --database-url (DATABASE_URL) and --json.`
 
@@ -60,6 +69,17 @@ var adminCommands = map[string]adminCommand{
 	"token create":   {flags: tokenCreateCmd, required: []string{"issuer"}},
 	"token list":     {flags: tokenListCmd},
 	"token revoke":   {flags: tokenRevokeCmd, required: []string{"id"}},
+
+	// Group-to-grant mappings and organization settings (admin_mappings.go).
+	"org set":              {flags: orgSetCmd},
+	"group-mapping set":    {flags: groupMappingSetCmd, required: []string{"group"}},
+	"group-mapping list":   {flags: groupMappingListCmd},
+	"group-mapping remove": {flags: groupMappingRemoveCmd, required: []string{"group"}},
+
+	// Webhook endpoints (admin_webhooks.go).
+	"webhook add":    {flags: webhookAddCmd, required: []string{"url"}},
+	"webhook list":   {flags: webhookListCmd},
+	"webhook remove": {flags: webhookRemoveCmd, required: []string{"id"}},
 }
 
 // adminCtx is what every administration command shares.

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/postgres"
@@ -25,8 +27,9 @@ const usage = `usage: scimd <command> [flags]
 commands:
   serve        serve SCIM 2.0 (migrates the database first)
   migrate      apply database migrations and exit
+  worker       deliver queued notification emails over SMTP (serve does too when SMTP_URL is set)
   org create   create an organization and print its operator token
-  org show, domain, product, token
+  org show, org set, domain, product, token, group-mapping, webhook
                administer organizations (scimd help admin lists them)
 
 Run "scimd <command> -h" for a command's flags.`
@@ -48,7 +51,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
-	case "org", "domain", "product", "token":
+	case "worker":
+		return worker(ctx, rest, getenv, stdout, stderr)
+	case "org", "domain", "product", "token", "group-mapping", "webhook":
 		return runAdmin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		if len(rest) > 0 && rest[0] == "admin" {
@@ -59,6 +64,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+// floatEnv reads a number from the environment, def when unset or malformed.
+func floatEnv(getenv func(string) string, key string, def float64) float64 {
+	if v, err := strconv.ParseFloat(getenv(key), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+// poolMetrics exposes the database pool's state at /metrics.
+func poolMetrics(pool *pgxpool.Pool) []prometheus.Collector {
+	gauge := func(name, help string, f func(*pgxpool.Stat) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return f(pool.Stat()) })
+	}
+	return []prometheus.Collector{
+		gauge("scimd_db_pool_acquired_conns", "Database connections in use.", func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }),
+		gauge("scimd_db_pool_idle_conns", "Idle database connections.", func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) }),
+		gauge("scimd_db_pool_max_conns", "Maximum database connections.", func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }),
+		gauge("scimd_db_pool_empty_acquire_total", "Acquires that waited for a connection.", func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }),
 	}
 }
 
@@ -112,11 +139,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	demo := fs.Bool("demo", false, "create the demo organization (verified domain example.com) if missing and print a token for it")
 	adminToken := fs.String("admin-token", getenv("SCIMD_ADMIN_TOKEN"), "bearer token of the admin API at /admin/v1, at least 16 characters; unset disables the admin API (SCIMD_ADMIN_TOKEN)")
 	dnsResolver := fs.String("dns-resolver", getenv("SCIMD_DNS_RESOLVER"), "DNS server HOST:PORT for domain verification; default the system resolver (SCIMD_DNS_RESOLVER)")
+	notifyOpts := notifyFlags(fs, getenv)
+	rateLimit := fs.Float64("rate-limit", floatEnv(getenv, "SCIMD_RATE_LIMIT", 2000), "requests per second each provisioning token may make, 0 for no limit (SCIMD_RATE_LIMIT)")
+	rateBurst := fs.Int("rate-burst", 0, "burst above the rate limit; default one second's worth")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *adminToken != "" && len(*adminToken) < minAdminTokenLen {
 		return fmt.Errorf("serve: --admin-token must be at least %d characters", minAdminTokenLen)
+	}
+	if err := notifyOpts.check("serve", false); err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
@@ -125,6 +158,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer pool.Close()
+	// Deferred after pool.Close, so it runs first: the worker stops before its pool closes.
+	stopWorker, err := notifyOpts.startWorker(ctx, pool, logger)
+	if err != nil {
+		return err
+	}
+	defer stopWorker()
+	// The webhook worker needs no configuration: it always runs (webhook_worker.go).
+	stopWebhooks := startWebhookWorker(ctx, pool, logger)
+	defer stopWebhooks()
 	reg, err := schema.Load(schemas.Files)
 	if err != nil {
 		return err
@@ -150,6 +192,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:       logger,
 		BaseURL:      *baseURL,
 		MaxBodyBytes: 1 << 20,
+		RateLimit:    *rateLimit,
+		RateBurst:    *rateBurst,
+		Collectors:   poolMetrics(pool),
 		Orgs:         admin,
 		AdminToken:   *adminToken,
 	})

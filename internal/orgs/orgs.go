@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
@@ -151,6 +152,34 @@ type Store interface {
 	ListTokens(ctx context.Context, org string) ([]Token, error)
 	// RevokeToken sets revoked_at to at unless it is set already.
 	RevokeToken(ctx context.Context, org, id string, at time.Time) (*Token, error)
+
+	// SetGroupMapping stores m (replacing the group's mapping) and recomputes the effective
+	// grants of the group's users in the same transaction, returning what changed. It answers
+	// ErrNotFound for a group not of the organization, ErrNotLicensed for an unlicensed
+	// product, and the conflict of a change leaving the organization without an active admin.
+	SetGroupMapping(ctx context.Context, org string, m GroupMapping) (*MappingSet, error)
+	ListGroupMappings(ctx context.Context, org string) ([]GroupMapping, error)
+	// DeleteGroupMapping is SetGroupMapping's converse; ErrNoMapping when there is none.
+	DeleteGroupMapping(ctx context.Context, org, group string) ([]directory.GrantChange, error)
+	// SetNestedGroups answers *NestedInUseError when disabling while groups are members of
+	// groups.
+	SetNestedGroups(ctx context.Context, org string, enabled bool) error
+
+	// Webhook endpoints (webhooks.go). InsertWebhook answers *WebhookExistsError when the
+	// organization has an endpoint with the URL already; DeleteWebhook answers ErrNotFound
+	// for an id not of the organization.
+	InsertWebhook(ctx context.Context, org string, w Webhook, secret string) (*Webhook, error)
+	ListWebhooks(ctx context.Context, org string) ([]Webhook, error)
+	DeleteWebhook(ctx context.Context, org, id string) error
+
+	// Product data (productdata.go). Each answers ErrNotFound when the user is not one of the
+	// organization's.
+	InsertMeeting(ctx context.Context, org string, m Meeting) (*Meeting, error)
+	InsertScheduledMeeting(ctx context.Context, org string, m ScheduledMeeting) (*ScheduledMeeting, error)
+	InsertProductRecord(ctx context.Context, org string, r ProductRecord) (*ProductRecord, error)
+	// ListProductData returns up to limit items of the user after cursor, by At then id,
+	// descending.
+	ListProductData(ctx context.Context, org, user string, cursor ProductDataCursor, limit int) ([]ProductData, error)
 }
 
 // Config configures a Service.

@@ -371,6 +371,11 @@ func (m *memberChanges) Add(refs []directory.MemberRef) error {
 		return scimerr.Invalid(scimerr.InvalidValue, "member %q is not a User of this organization", missing[0])
 	}
 	if len(groups) > 0 {
+		// Group-in-group changes are serialised per organization, so that two opposite
+		// additions cannot both pass the cycle check and nesting cannot be disabled meanwhile.
+		if err := m.tx.QueryRow(m.ctx, "SELECT nested_groups FROM organizations WHERE id = $1 FOR UPDATE", m.org).Scan(&m.nested); err != nil {
+			return err
+		}
 		if !m.nested {
 			return scimerr.Invalid(scimerr.InvalidValue, "member %q is a Group; nested groups are not enabled for this organization", groups[0])
 		}

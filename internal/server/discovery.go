@@ -19,7 +19,7 @@ func (s *server) handleServiceProviderConfig(w http.ResponseWriter, r *http.Requ
 		"schemas":          []string{schema.SPConfigURN},
 		"documentationUri": "https://github.com/scimd/scimd#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": bulkMaxOperations, "maxPayloadSize": s.bulkMaxPayload()},
 		"filter":           map[string]any{"supported": true, "maxResults": directory.MaxPageSize},
 		"changePassword":   map[string]any{"supported": true},
 		"sort":             map[string]any{"supported": true},

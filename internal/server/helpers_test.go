@@ -50,6 +50,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, func(*server.Deps) {})
+}
+
+// newEnvWith is newEnv with the server's dependencies adjusted by configure.
+func newEnvWith(t *testing.T, configure func(*server.Deps)) *env {
+	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.New(t)
 	// The server's log is shown when the test fails, so a 500 can be diagnosed.
@@ -66,13 +72,15 @@ func newEnv(t *testing.T) *env {
 	orgs := postgres.NewOrgs(pool)
 	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
 	require.NoError(t, err)
-	h := server.NewServer(server.Deps{
+	deps := server.Deps{
 		Directory:   dir,
 		Schemas:     reg,
 		LookupToken: orgs.LookupToken,
 		Ready:       pool.Ping,
 		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
-	})
+	}
+	configure(&deps)
+	h := server.NewServer(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	tok, err := orgs.CreateOrg(ctx, "", "Acme", []string{"example.com"})

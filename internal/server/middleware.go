@@ -101,6 +101,7 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		s.metrics.observe(r, sw.status, time.Since(start))
 		attrs := append(logAttrs(r, sw.status), slog.Duration("duration", time.Since(start)))
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})

@@ -16,6 +16,7 @@ func (s *server) routes() http.Handler {
 
 	r.Get("/healthz", s.handleHealth)
 	r.Get("/readyz", s.handleReady)
+	r.Method(http.MethodGet, "/metrics", s.handleMetrics())
 
 	r.Route("/scim/v2", func(r chi.Router) {
 		// Discovery endpoints describe the service, not a tenant, and RFC 7644 §4 lets them
@@ -27,7 +28,7 @@ func (s *server) routes() http.Handler {
 		r.Get("/Schemas/{id}", s.handleSchema)
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.withAuth, s.withBody)
+			r.Use(s.withAuth, s.withRateLimit, s.withBody)
 			r.Get("/Users", s.handleListUsers)
 			r.Post("/Users", s.handleCreateUser)
 			r.Get("/Users/{id}", s.handleGetUser)
@@ -40,6 +41,24 @@ func (s *server) routes() http.Handler {
 			r.Put("/Groups/{id}", s.handleReplaceGroup)
 			r.Patch("/Groups/{id}", s.handlePatchGroup)
 			r.Delete("/Groups/{id}", s.handleDeleteGroup)
+			// /Me: the user who issued the calling token (me.go).
+			r.Get("/Me", s.me(s.handleGetUser))
+			r.Put("/Me", s.me(s.handleReplaceUser))
+			r.Patch("/Me", s.me(s.handlePatchUser))
+			r.Delete("/Me", s.me(s.handleDeleteUser))
+		})
+		// Searches are POSTs that only read: admin-readonly tokens may use them (search.go).
+		r.Group(func(r chi.Router) {
+			r.Use(handlerChecksWrites, s.withAuth, s.withRateLimit, s.withBody)
+			r.Post("/.search", s.handleSearchRoot)
+			r.Post("/Users/.search", s.handleSearchUsers)
+			r.Post("/Groups/.search", s.handleSearchGroups)
+		})
+		// Bulk has its own body limit (maxPayloadSize) and refuses writes of admin-readonly
+		// tokens operation by operation (bulk.go).
+		r.Group(func(r chi.Router) {
+			r.Use(handlerChecksWrites, s.withAuth, s.withRateLimit, s.withBulkBody)
+			r.Post("/Bulk", s.handleBulk)
 		})
 	})
 
@@ -51,6 +70,7 @@ func (s *server) routes() http.Handler {
 		r.MethodNotAllowed(s.adminMethodNotAllowed)
 		r.Post("/orgs", s.admin(s.adminCreateOrg))
 		r.Get("/orgs/{org}", s.admin(s.adminGetOrg))
+		r.Patch("/orgs/{org}", s.admin(s.adminPatchOrg))
 		r.Get("/orgs/{org}/domains", s.admin(s.adminListDomains))
 		r.Post("/orgs/{org}/domains", s.admin(s.adminAddDomain))
 		r.Post("/orgs/{org}/domains/{domain}/verify", s.admin(s.adminVerifyDomain))
@@ -61,6 +81,20 @@ func (s *server) routes() http.Handler {
 		r.Get("/orgs/{org}/tokens", s.admin(s.adminListTokens))
 		r.Post("/orgs/{org}/tokens", s.admin(s.adminCreateToken))
 		r.Delete("/orgs/{org}/tokens/{id}", s.admin(s.adminRevokeToken))
+		r.Get("/orgs/{org}/group-mappings", s.admin(s.adminListGroupMappings))
+		r.Put("/orgs/{org}/group-mappings/{group}", s.admin(s.adminSetGroupMapping))
+		r.Delete("/orgs/{org}/group-mappings/{group}", s.admin(s.adminRemoveGroupMapping))
+		// Account product data (admin_productdata.go) and webhook endpoints (admin_webhooks.go).
+		r.Post("/orgs/{org}/users/{id}/meetings", s.admin(s.adminAddMeeting))
+		r.Post("/orgs/{org}/users/{id}/scheduled-meetings", s.admin(s.adminAddScheduledMeeting))
+		r.Post("/orgs/{org}/users/{id}/records", s.admin(s.adminAddProductRecord))
+		r.Get("/orgs/{org}/users/{id}/product-data", s.admin(s.adminListProductData))
+		r.Get("/orgs/{org}/webhooks", s.admin(s.adminListWebhooks))
+		r.Post("/orgs/{org}/webhooks", s.admin(s.adminAddWebhook))
+		r.Delete("/orgs/{org}/webhooks/{id}", s.admin(s.adminRemoveWebhook))
+		// Users' sign-in state and the audit log (admin_users.go).
+		r.Get("/orgs/{org}/users/{id}/sign-in", s.admin(s.adminUserSignIn))
+		r.Get("/orgs/{org}/audit", s.admin(s.adminAudit))
 	})
 	return r
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
@@ -36,11 +38,20 @@ type Deps struct {
 	// AdminToken is the admin API's bearer token; while it (or Orgs) is unset the admin API
 	// is disabled and answers 404.
 	AdminToken string
+
+	// RateLimit is the requests per second each provisioning token may make, with bursts of
+	// RateBurst; 0 turns rate limiting off.
+	RateLimit float64
+	RateBurst int
+	// Collectors are extra Prometheus collectors served at /metrics (the database pool's).
+	Collectors []prometheus.Collector
 }
 
 type server struct {
 	Deps
-	log *slog.Logger
+	log     *slog.Logger
+	limiter *limiter
+	metrics *metrics
 }
 
 // NewServer returns scimd's HTTP handler.
@@ -54,7 +65,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, log: d.Logger}
+	s := &server{Deps: d, log: d.Logger, limiter: newLimiter(d.RateLimit, d.RateBurst), metrics: newMetrics(d.Collectors...)}
 	return s.routes()
 }
 

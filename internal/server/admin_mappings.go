@@ -1,0 +1,71 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/orgs"
+	"github.com/scimd/scimd/internal/scimerr"
+)
+
+// Admin API endpoints for group-to-grant mappings and the organization's settings (routes in
+// routes.go, conventions in admin.go).
+
+// adminSetGroupMapping answers 201 for a new mapping, 200 for a replaced one; both carry the
+// mapping and users_changed.
+func (s *server) adminSetGroupMapping(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	var in orgs.MappingInput
+	if err := s.decodeAdmin(w, r, &in); err != nil {
+		return 0, nil, err
+	}
+	m, err := s.Orgs.SetGroupMapping(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "group"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	if m.Created {
+		return http.StatusCreated, m, nil
+	}
+	return http.StatusOK, m, nil
+}
+
+func (s *server) adminListGroupMappings(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	ms, err := s.Orgs.ListGroupMappings(r.Context(), chi.URLParam(r, "org"))
+	return http.StatusOK, map[string]any{"group_mappings": ms}, err
+}
+
+// adminRemoveGroupMapping answers 200 with users_changed, not 204: removing a mapping changes
+// the grants of the group's users, and the caller is told how many.
+func (s *server) adminRemoveGroupMapping(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	m, err := s.Orgs.RemoveGroupMapping(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "group"))
+	return http.StatusOK, m, err
+}
+
+// adminPatchOrg changes an organization's settings: nested_groups and notify (the default of
+// notifications to users, settings.go of internal/orgs). nested_groups is applied first: it is
+// the one that can be refused, and then nothing changes.
+func (s *server) adminPatchOrg(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	var in struct {
+		NestedGroups *bool `json:"nested_groups"`
+		Notify       *bool `json:"notify"`
+	}
+	if err := s.decodeAdmin(w, r, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.NestedGroups == nil && in.Notify == nil {
+		return 0, nil, scimerr.Invalid("", `nothing to change: send {"nested_groups": true|false} and/or {"notify": true|false}`)
+	}
+	org := chi.URLParam(r, "org")
+	if in.NestedGroups != nil {
+		if _, err := s.Orgs.SetNestedGroups(r.Context(), org, *in.NestedGroups); err != nil {
+			return 0, nil, err
+		}
+	}
+	if in.Notify != nil {
+		if _, err := s.Orgs.SetNotify(r.Context(), org, *in.Notify); err != nil {
+			return 0, nil, err
+		}
+	}
+	o, err := s.Orgs.Settings(r.Context(), org)
+	return http.StatusOK, o, err
+}
