@@ -39,7 +39,7 @@ func (s *server) handleListGroups(w http.ResponseWriter, r *http.Request) {
 		"startIndex":   q.StartIndex,
 		"itemsPerPage": len(page.Resources),
 	})
-	s.streamGroups(w, r, http.StatusOK, head, page.Resources, q.Projection)
+	s.streamGroups(w, r, http.StatusOK, head, nil, page.Resources, q.Projection)
 }
 
 func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
@@ -127,24 +127,27 @@ func (s *server) writeGroup(w http.ResponseWriter, r *http.Request, status int, 
 		s.writeJSON(w, status, s.render(r, s.Schemas.Group, g, pr))
 		return
 	}
-	s.streamGroups(w, r, status, nil, []*directory.Resource{g}, pr)
+	s.streamGroups(w, r, status, nil, nil, []*directory.Resource{g}, pr)
 }
 
 // streamGroups writes groups with their members read row by row from the database, so a group
 // of any size costs constant memory. With head (a ListResponse without Resources) it writes a
-// ListResponse; without, the single group. Once the status is sent an error cannot be
+// ListResponse whose Resources start with leading (resources already encoded: the users of a
+// root search); without, the single group. Once the status is sent an error cannot be
 // reported, so the connection is aborted rather than ending in a truncated but valid body.
-func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int, head []byte, groups []*directory.Resource, pr schema.Projection) {
+func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int, head []byte, leading [][]byte,
+	groups []*directory.Resource, pr schema.Projection) {
+	withMembers := pr.Returns(s.membersPath())
 	ids := make([]string, len(groups))
 	prefixes := make([][]byte, len(groups))
 	for i, g := range groups {
 		ids[i] = g.ID
-		b, err := json.Marshal(s.render(r, s.Schemas.Group, g, pr))
+		b, err := encodeJSON(s.render(r, s.Schemas.Group, g, pr))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		prefixes[i] = b[:len(b)-1] // without the closing brace
+		prefixes[i] = b[:len(b)-1] // without the closing brace: members may follow
 	}
 	w.Header().Set("Content-Type", "application/scim+json")
 	w.WriteHeader(status)
@@ -153,9 +156,15 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 		bw.Write(head[:len(head)-1])
 		bw.WriteString(`,"Resources":[`)
 	}
-	base := s.baseURL(r)
-	next := 0     // index of the next group to open
-	first := true // no member written yet in the open group
+	for i, b := range leading {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(b)
+	}
+	written := len(leading) // resources written or opened so far
+	next := 0               // index of the next group to open
+	first := true           // no member written yet in the open group
 	// A group without members has no "members" attribute, so the list opens with its first
 	// member.
 	closeGroup := func() {
@@ -167,27 +176,33 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 	open := func() {
 		if next > 0 {
 			closeGroup()
+		}
+		if written > 0 {
 			bw.WriteByte(',')
 		}
 		bw.Write(prefixes[next])
 		next++
+		written++
 		first = true
 	}
-	err := s.Directory.EachMember(r.Context(), actor(r), ids, func(group string, m directory.Member) error {
-		for next == 0 || ids[next-1] != group {
-			open()
+	if withMembers && len(ids) > 0 {
+		base := s.baseURL(r)
+		err := s.Directory.EachMember(r.Context(), actor(r), ids, func(group string, m directory.Member) error {
+			for next == 0 || ids[next-1] != group {
+				open()
+			}
+			if first {
+				bw.WriteString(`,"members":[`)
+			} else {
+				bw.WriteByte(',')
+			}
+			first = false
+			return s.writeMember(bw, pr, base, m)
+		})
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "streaming group members", "err", err.Error(), "request_id", requestID(r.Context()))
+			panic(http.ErrAbortHandler)
 		}
-		if first {
-			bw.WriteString(`,"members":[`)
-		} else {
-			bw.WriteByte(',')
-		}
-		first = false
-		return s.writeMember(bw, pr, base, m)
-	})
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "streaming group members", "err", err.Error(), "request_id", requestID(r.Context()))
-		panic(http.ErrAbortHandler)
 	}
 	for next < len(ids) {
 		open()

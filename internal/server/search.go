@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -265,93 +264,16 @@ func (s *server) writeRootList(w http.ResponseWriter, r *http.Request, total, st
 		s.writeError(w, r, err)
 		return
 	}
-	var parts [][]byte
+	var leading [][]byte
 	for _, u := range users {
 		b, err := encodeJSON(s.render(r, s.Schemas.User, u, upr))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		parts = append(parts, b)
+		leading = append(leading, b)
 	}
-	withMembers := gpr.Returns(s.membersPath())
-	ids := make([]string, len(groups))
-	for i, g := range groups {
-		ids[i] = g.ID
-		b, err := encodeJSON(s.render(r, s.Schemas.Group, g, gpr))
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if withMembers {
-			b = b[:len(b)-1] // without the closing brace: members follow
-		}
-		parts = append(parts, b)
-	}
-	w.Header().Set("Content-Type", "application/scim+json")
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 32<<10)
-	bw.Write(head[:len(head)-1])
-	bw.WriteString(`,"Resources":[`)
-	for i, b := range parts[:len(users)] {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		bw.Write(b)
-	}
-	gparts := parts[len(users):]
-	written := len(users) // resources opened so far
-	next := 0             // next group to open
-	first := true         // no member written yet in the open group
-	closeGroup := func() {
-		if withMembers {
-			if !first {
-				bw.WriteByte(']')
-			}
-			bw.WriteByte('}')
-		}
-	}
-	open := func() {
-		if next > 0 {
-			closeGroup()
-		}
-		if written > 0 {
-			bw.WriteByte(',')
-		}
-		bw.Write(gparts[next])
-		next++
-		written++
-		first = true
-	}
-	if withMembers && len(ids) > 0 {
-		base := s.baseURL(r)
-		err := s.Directory.EachMember(r.Context(), actor(r), ids, func(group string, m directory.Member) error {
-			for next == 0 || ids[next-1] != group {
-				open()
-			}
-			if first {
-				bw.WriteString(`,"members":[`)
-			} else {
-				bw.WriteByte(',')
-			}
-			first = false
-			return s.writeMember(bw, gpr, base, m)
-		})
-		if err != nil {
-			s.log.ErrorContext(r.Context(), "streaming group members", "err", err.Error(), "request_id", requestID(r.Context()))
-			panic(http.ErrAbortHandler)
-		}
-	}
-	for next < len(ids) {
-		open()
-	}
-	if next > 0 {
-		closeGroup()
-	}
-	bw.WriteString("]}\n")
-	if err := bw.Flush(); err != nil {
-		s.log.Warn("writing response", "err", err.Error())
-	}
+	s.streamGroups(w, r, http.StatusOK, head, leading, groups, gpr)
 }
 
 // encodeJSON encodes v as writeJSON does, without the trailing newline.
