@@ -148,7 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *adminToken != "" && len(*adminToken) < minAdminTokenLen {
 		return fmt.Errorf("serve: --admin-token must be at least %d characters", minAdminTokenLen)
 	}
-	if err := notifyOpts.check("serve", false); err != nil {
+	if err := notifyOpts.check("serve"); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))

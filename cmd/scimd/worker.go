@@ -49,7 +49,7 @@ func notifyFlags(fs *flag.FlagSet, getenv func(string) string) *notifyOptions {
 }
 
 // check validates the options once parsed; the SMTP URL only when set unless required.
-func (o *notifyOptions) check(cmd string, required bool) error {
+func (o *notifyOptions) check(cmd string) error {
 	if o.pollErr != nil {
 		return fmt.Errorf("%s: %w", cmd, o.pollErr)
 	}
@@ -57,9 +57,6 @@ func (o *notifyOptions) check(cmd string, required bool) error {
 		return fmt.Errorf("%s: --poll must be positive", cmd)
 	}
 	if o.smtpURL == "" {
-		if required {
-			return fmt.Errorf("%s: --smtp-url (SMTP_URL) is required, e.g. smtp://user:password@mail.example.com:587", cmd)
-		}
 		return nil
 	}
 	cfg, err := notify.ParseSMTPURL(o.smtpURL)
@@ -103,7 +100,8 @@ func (o *notifyOptions) startWorker(ctx context.Context, pool *pgxpool.Pool, log
 	}, nil
 }
 
-// worker is "scimd worker": the notification worker alone, until ctx is cancelled.
+// worker is "scimd worker": the delivery workers (notifications, when an SMTP server is
+// configured, and webhooks) without the HTTP server, until ctx is cancelled.
 func worker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -115,7 +113,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if fs.NArg() > 0 {
 		return fmt.Errorf("worker: unexpected argument %q", fs.Arg(0))
 	}
-	if err := opts.check("worker", true); err != nil {
+	if err := opts.check("worker"); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -124,13 +122,20 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer pool.Close()
+	// Webhook deliveries always (webhook_worker.go); stopped before the pool closes.
+	stopWebhooks := startWebhookWorker(ctx, pool, logger)
+	defer stopWebhooks()
+	if opts.smtpURL == "" {
+		// Without an SMTP server this process delivers webhooks only; notifications wait
+		// in the outbox for a worker that has one.
+		fmt.Fprintln(stdout, "delivering webhooks; notifications need --smtp-url (SMTP_URL)")
+		<-ctx.Done()
+		return nil
+	}
 	w, err := opts.newWorker(pool, logger)
 	if err != nil {
 		return err
 	}
-	// Webhook deliveries too (webhook_worker.go); stopped before the pool closes.
-	stopWebhooks := startWebhookWorker(ctx, pool, logger)
-	defer stopWebhooks()
 	fmt.Fprintf(stdout, "delivering notifications through %s\n", opts.smtp.Redacted())
 	logger.Info("notification worker started", "smtp", opts.smtp.Redacted())
 	if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {

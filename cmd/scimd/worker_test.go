@@ -66,7 +66,6 @@ func TestWorkerCommandErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no SMTP server": {[]string{"worker"}, nil, "--smtp-url (SMTP_URL) is required"},
 		"bad SMTP URL":   {[]string{"worker", "--smtp-url", "smtp://u:hunter2@host?starttls=maybe"}, nil, "starttls=maybe"},
 		"bad scheme":     {[]string{"worker"}, map[string]string{"SMTP_URL": "https://u:hunter2@host"}, `scheme "https"`},
 		"bad poll":       {[]string{"worker", "--smtp-url", "smtp://host", "--poll", "0s"}, nil, "--poll must be positive"},

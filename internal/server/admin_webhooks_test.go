@@ -1,15 +1,29 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
+	"github.com/scimd/scimd/internal/postgres"
+	"github.com/scimd/scimd/internal/schema"
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/webhook"
+	"github.com/scimd/scimd/schemas"
 )
 
 func webhookCount(a *adminAPI) int {
@@ -102,4 +116,109 @@ func TestAdminWebhooks(t *testing.T) {
 	requireAdminError(t, a.callWith(nil, http.MethodGet, pathA, nil), http.StatusUnauthorized)
 	requireAdminError(t, a.callWith(nil, http.MethodPost, pathA, map[string]any{"url": "https://x.example"}), http.StatusUnauthorized)
 	require.Equal(t, 2, webhookCount(a))
+}
+
+// DELETE of a user purges the product data written through the admin API and queues a signed
+// account.purged event for every endpoint, which the worker delivers.
+func TestPurgeDeliversWebhook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	reg, err := schema.Load(schemas.Files)
+	require.NoError(t, err)
+	users, err := postgres.NewUsers(pool, reg.User)
+	require.NoError(t, err)
+	store := postgres.NewOrgs(pool)
+	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), store, reg)
+	require.NoError(t, err)
+	svc, err := orgs.New(store, orgs.Config{})
+	require.NoError(t, err)
+	srv := httptest.NewServer(server.NewServer(server.Deps{Directory: dir, Schemas: reg, LookupToken: store.LookupToken,
+		Ready: pool.Ping, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Orgs: svc, AdminToken: testAdminToken}))
+	t.Cleanup(srv.Close)
+	tok, err := store.CreateOrg(ctx, "", "Acme", []string{"example.com"})
+	require.NoError(t, err)
+	org := tok.OrgID
+
+	call := func(token, ct string, status int, method, path string, body any) map[string]any {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			raw, err := json.Marshal(body)
+			require.NoError(t, err)
+			rd = strings.NewReader(string(raw))
+		}
+		req, err := http.NewRequest(method, srv.URL+path, rd)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if rd != nil {
+			req.Header.Set("Content-Type", ct)
+		}
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, status, res.StatusCode, "%s %s: %s", method, path, raw)
+		var out map[string]any
+		if len(raw) > 0 {
+			require.NoError(t, json.Unmarshal(raw, &out))
+		}
+		return out
+	}
+	admin := func(status int, method, path string, body any) map[string]any {
+		t.Helper()
+		return call(testAdminToken, "application/json", status, method, "/admin/v1/orgs/"+org+path, body)
+	}
+
+	events := make(chan *http.Request, 10)
+	bodies := make(chan []byte, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		events <- r
+		bodies <- body
+	}))
+	t.Cleanup(receiver.Close)
+	hooks := []map[string]any{
+		admin(http.StatusCreated, http.MethodPost, "/webhooks", map[string]any{"url": receiver.URL + "/one"}),
+		admin(http.StatusCreated, http.MethodPost, "/webhooks", map[string]any{"url": receiver.URL + "/two"}),
+	}
+
+	user := call(tok.Token, "application/scim+json", http.StatusCreated, http.MethodPost, "/scim/v2/Users",
+		map[string]any{"userName": "ada@example.com"})
+	id := user["id"].(string)
+	admin(http.StatusCreated, http.MethodPost, "/users/"+id+"/meetings", map[string]any{"started_at": "2024-05-01T09:00:00Z"})
+	admin(http.StatusCreated, http.MethodPost, "/users/"+id+"/scheduled-meetings", map[string]any{"starts_at": "2030-05-01T09:00:00Z"})
+	admin(http.StatusCreated, http.MethodPost, "/users/"+id+"/records", map[string]any{"product": "meeting", "kind": "recording"})
+	require.Len(t, admin(http.StatusOK, http.MethodGet, "/users/"+id+"/product-data", nil)["items"], 3)
+
+	call(tok.Token, "", http.StatusNoContent, http.MethodDelete, "/scim/v2/Users/"+id, nil)
+	admin(http.StatusNotFound, http.MethodGet, "/users/"+id+"/product-data", nil)
+	for _, table := range []string{"meeting_history", "scheduled_meetings", "product_records"} {
+		require.Zero(t, orgstest.Count(t, pool, `SELECT count(*) FROM `+table), table)
+	}
+
+	n, err := webhook.NewWorker(postgres.NewWebhookQueue(pool), webhook.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	eventIDs := map[string]bool{}
+	for range hooks {
+		r, body := <-events, <-bodies
+		secret := hooks[0]["secret"].(string)
+		if r.URL.Path == "/two" {
+			secret = hooks[1]["secret"].(string)
+		}
+		require.NoError(t, webhook.Verify(secret, r.Header.Get("Scimd-Signature"), body, time.Minute, time.Now()))
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal(body, &ev))
+		require.Equal(t, "account.purged", ev["type"])
+		require.Equal(t, "account.purged", r.Header.Get("Scimd-Event-Type"))
+		require.Equal(t, ev["id"], r.Header.Get("Scimd-Event-Id"))
+		require.Equal(t, org, ev["org_id"])
+		require.Equal(t, id, ev["resource_id"])
+		require.NotContains(t, string(body), "ada@example.com", "the event carries ids only")
+		eventIDs[ev["id"].(string)] = true
+	}
+	require.Len(t, eventIDs, 1, "one event, shared by the endpoints' deliveries")
+	require.Zero(t, orgstest.Count(t, pool, `SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL`))
 }

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// environment is what the benchmark runs against: a scimd, its organization and token, and a
+// pool on scimd's database for the raw baseline.
+type environment struct {
+	baseURL string
+	token   string
+	orgID   string
+	pid     int           // scimd's process id, 0 if unknown (memory is then not reported)
+	db      *pgxpool.Pool // nil when no database is available for the baseline
+	dbURL   string
+	fresh   bool // the database was created by this run
+
+	child    *exec.Cmd
+	childLog *tailBuffer
+	adminURL string
+	keep     bool
+}
+
+// setup starts scimd on a fresh database, or connects to the one given with -url.
+func setup(ctx context.Context, cfg config) (*environment, error) {
+	env := &environment{keep: cfg.keep}
+	if cfg.url != "" {
+		env.baseURL, env.token, env.pid, env.dbURL = cfg.url, cfg.token, cfg.pid, cfg.databaseURL
+		env.orgID = orgFromToken(cfg.token)
+		if db, err := openPool(ctx, cfg.databaseURL, cfg.concurrency+2); err == nil {
+			env.db = db
+		} else {
+			logf("database %s not usable for the baseline: %v", redact(cfg.databaseURL), err)
+		}
+		return env, nil
+	}
+
+	u, err := url.Parse(cfg.databaseURL)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("-database-url must be a postgres:// URL: %q", redact(cfg.databaseURL))
+	}
+	name := "scimbench_" + strconv.Itoa(os.Getpid())
+	u.Path = "/" + name
+	env.dbURL = u.String()
+	u.Path = "/postgres"
+	env.adminURL = u.String()
+	// A database of this name can only be a leftover of an earlier run that had this pid.
+	if err := dropDatabase(ctx, env.adminURL, name); err != nil {
+		return nil, err
+	}
+	env.fresh = true
+
+	if err := env.startScimd(ctx, cfg.scimdBin); err != nil {
+		return env, err
+	}
+	out, err := exec.CommandContext(ctx, cfg.scimdBin, "org", "create", "--name", "scimbench",
+		"--domain", "example.com", "--json", "--database-url", env.dbURL).Output()
+	if err != nil {
+		return env, fmt.Errorf("scimd org create: %w", err)
+	}
+	var org struct {
+		OrgID string `json:"org_id"`
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(out, &org); err != nil {
+		return env, fmt.Errorf("scimd org create printed %q: %w", out, err)
+	}
+	env.orgID, env.token = org.OrgID, org.Token
+	if env.db, err = openPool(ctx, env.dbURL, cfg.concurrency+2); err != nil {
+		return env, err
+	}
+	logf("scimd pid %d at %s, database %s", env.pid, env.baseURL, name)
+	return env, nil
+}
+
+// startScimd runs scimd serve on a free loopback port and waits for its base URL.
+func (env *environment) startScimd(ctx context.Context, bin string) error {
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database-url", env.dbURL)
+	// scimd must not outlive the benchmark, even if the benchmark is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// scimd logs every request; only the end of its log is kept, to explain a failure.
+	env.childLog = &tailBuffer{}
+	cmd.Stderr = env.childLog
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s (run `make build` first): %w", bin, err)
+	}
+	env.child, env.pid = cmd, cmd.Process.Pid
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "SCIM base URL: "); ok {
+				found <- strings.TrimSpace(rest)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case env.baseURL = <-found:
+		return nil
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("scimd printed no base URL within 60s; its log ends:\n%s", env.childLog)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops scimd and drops the fresh database unless -keep. It uses its own context, since
+// the run's may be cancelled already.
+func (env *environment) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if env.db != nil {
+		env.db.Close()
+	}
+	if env.child != nil {
+		_ = env.child.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- env.child.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(25 * time.Second):
+			_ = env.child.Process.Kill()
+			<-done
+		}
+	}
+	if !env.fresh {
+		return
+	}
+	if env.keep {
+		logf("kept database: %s", redact(env.dbURL))
+		return
+	}
+	name := strings.TrimPrefix(mustURL(env.dbURL).Path, "/")
+	if err := dropDatabase(ctx, env.adminURL, name); err != nil {
+		logf("could not drop database %s: %v", name, err)
+		return
+	}
+	logf("dropped database %s", name)
+}
+
+func dropDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	return err
+}
+
+func openPool(ctx context.Context, dbURL string, conns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	// One connection per client, opened up front, so the baseline never waits for a connection
+	// or measures a connect.
+	cfg.MaxConns, cfg.MinConns = int32(conns), int32(conns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('users') IS NOT NULL").Scan(&ok); err != nil || !ok {
+		pool.Close()
+		if err == nil {
+			err = errors.New("no users table (is this scimd's database?)")
+		}
+		return nil, err
+	}
+	return pool, nil
+}
+
+// orgFromToken reads the organization id that a scimd token carries ("scimd_" + 32 hex).
+func orgFromToken(tok string) string {
+	rest, ok := strings.CutPrefix(tok, "scimd_")
+	if !ok || len(rest) < 32 {
+		return ""
+	}
+	b, err := hex.DecodeString(rest[:32])
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func mustURL(s string) *url.URL {
+	u, _ := url.Parse(s)
+	if u == nil {
+		return &url.URL{}
+	}
+	return u
+}
+
+// redact hides a password in a database URL before it is printed.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
+	}
+	return u.String()
+}
+
+// tailBuffer keeps the last 64 KiB written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 128<<10 {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-64<<10:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+// memory reads a process's peak (VmHWM) and current (VmRSS) resident memory in bytes.
+func memory(pid int) (peak, rss int64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v) // "123456 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmHWM":
+			peak = n << 10
+		case "VmRSS":
+			rss = n << 10
+		}
+	}
+	return peak, rss, nil
+}
