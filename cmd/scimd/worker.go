@@ -48,7 +48,7 @@ func notifyFlags(fs *flag.FlagSet, getenv func(string) string) *notifyOptions {
 	return o
 }
 
-// check validates the options once parsed; the SMTP URL only when set unless required.
+// check validates the options once parsed; the SMTP URL only when one is set.
 func (o *notifyOptions) check(cmd string) error {
 	if o.pollErr != nil {
 		return fmt.Errorf("%s: %w", cmd, o.pollErr)
