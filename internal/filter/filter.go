@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	fp "github.com/scim2/filter-parser/v2"
@@ -96,6 +97,7 @@ type parser struct {
 	what     string // "filter" or "path", for error details
 	scimType string
 	lifted   []lifted // value filters taken out of the top level by normalize
+	values   []string // string compare values, by placeholder number (see placeholder)
 }
 
 // lifted is a value filter `attr[filter]` that normalize replaced by a marker (see vpMarker).
@@ -130,10 +132,40 @@ func (p *parser) build(norm string, parent *schema.Path) (Expr, error) {
 	return p.convert(e, parent)
 }
 
-// parseStrict runs filter-parser on normalised text. normalize only hands it text it accepts, so
-// an error or panic here is a gap between the two grammars; the client gets an error either way,
-// never a crashed request.
-func parseStrict(s string) (e fp.Expression, err error) {
+// parsed caches filter-parser's trees by normalised text, which holds placeholders instead of
+// string values, so each filter shape is parsed once. The trees are only read afterwards. The
+// cache is bounded: when full it starts over, which costs a few parses and nothing else.
+var parsed = struct {
+	sync.Mutex
+	trees map[string]fp.Expression
+}{trees: map[string]fp.Expression{}}
+
+const maxParsed = 4096
+
+// parseStrict runs filter-parser on normalised text, through the cache. normalize only hands
+// it text it accepts, so an error or panic here is a gap between the two grammars; the client
+// gets an error either way, never a crashed request.
+func parseStrict(s string) (fp.Expression, error) {
+	parsed.Lock()
+	e, ok := parsed.trees[s]
+	parsed.Unlock()
+	if ok {
+		return e, nil
+	}
+	e, err := parseUncached(s)
+	if err != nil {
+		return nil, err
+	}
+	parsed.Lock()
+	if len(parsed.trees) >= maxParsed {
+		parsed.trees = map[string]fp.Expression{}
+	}
+	parsed.trees[s] = e
+	parsed.Unlock()
+	return e, nil
+}
+
+func parseUncached(s string) (e fp.Expression, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = nil, fmt.Errorf("parser failure: %v", r)
@@ -194,12 +226,12 @@ func (p *parser) attrExp(e *fp.AttributeExpression, parent *schema.Path) (Expr, 
 	}
 	v := e.CompareValue
 	if s, ok := v.(string); ok {
-		// filter-parser returns strings with their escapes; normalize wrote them as valid JSON.
-		var d string
-		if err := json.Unmarshal([]byte(`"`+s+`"`), &d); err != nil {
-			return nil, p.errorf("invalid string %q: %v", s, err)
+		// Every string in the normalised text is a placeholder for a value kept aside.
+		i, err := strconv.Atoi(strings.TrimPrefix(s, "$"))
+		if err != nil || !strings.HasPrefix(s, "$") || i < 0 || i >= len(p.values) {
+			return nil, p.errorf("invalid string %q", s) // unreachable: normalize writes only placeholders
 		}
-		v = d
+		v = p.values[i]
 	}
 	return p.compare(path, strings.ToLower(string(e.Operator)), v)
 }

@@ -3,6 +3,7 @@ package filter
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -283,4 +284,19 @@ func TestParseErrors(t *testing.T) {
 	// 50 levels is still fine.
 	_, err := Parse(reg.User, strings.Repeat("(", 50)+`title pr`+strings.Repeat(")", 50))
 	require.NoError(t, err)
+}
+
+// Filters of one shape share a cached parse; each must still get its own values.
+func TestSameShapeDifferentValues(t *testing.T) {
+	t.Parallel()
+	rt := registry(t).User
+	for _, v := range []string{"a@x.com", "b@y.org", `q"uote`, "$0", "$1"} {
+		e, err := Parse(rt, `emails[type eq "work" and value eq `+strconv.Quote(v)+`] or userName eq "`+strings.ReplaceAll(v, `"`, `\"`)+`"`)
+		require.NoError(t, err, v)
+		or := e.(Or)
+		inner := or.Left.(ValuePath).Filter.(And)
+		require.Equal(t, "work", inner.Left.(Compare).Value, v)
+		require.Equal(t, v, inner.Right.(Compare).Value, v)
+		require.Equal(t, v, or.Right.(Compare).Value, v)
+	}
 }

@@ -258,7 +258,7 @@ func (p *parser) value(t token, op string) (string, error) {
 		if err := json.Unmarshal([]byte(t.text), &s); err != nil {
 			return "", p.errorf("invalid string %s: %v", t.text, err)
 		}
-		return quote(s), nil
+		return p.placeholder(s), nil
 	case tWord:
 		switch l := strings.ToLower(t.text); {
 		case l == "true" || l == "false" || l == "null":
@@ -266,9 +266,18 @@ func (p *parser) value(t token, op string) (string, error) {
 		case numberRE.MatchString(t.text):
 			return t.text, nil
 		}
-		return quote(t.text), nil
+		return p.placeholder(t.text), nil
 	}
 	return "", p.errorf("missing value after %q", op)
+}
+
+// placeholder keeps string value s aside and returns the string that stands for it in the
+// normalised text ("$0", "$1", ...). Filters that differ only in their strings then normalise
+// to the same text, whose filter-parser tree is cached (see parseStrict): identity providers
+// send the same few filter shapes with ever different values.
+func (p *parser) placeholder(s string) string {
+	p.values = append(p.values, s)
+	return `"$` + strconv.Itoa(len(p.values)-1) + `"`
 }
 
 // quote writes s as a string filter-parser accepts: its grammar knows only some escapes and
