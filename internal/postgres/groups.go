@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -40,7 +39,7 @@ func NewGroups(pool *pgxpool.Pool, rt *schema.ResourceType) *Groups {
 				"WHERE mu.org_id = c.org_id AND mu.id = c.member_id)",
 		},
 	}
-	s.table = table{rt: rt, alias: "g", columns: map[string]string{
+	s.table = table{rt: rt, name: "groups", alias: "g", columns: map[string]string{
 		"id":                uuidPrefix + "g.id",
 		"displayName":       "g.display_name",
 		"externalId":        "g.external_id",
@@ -250,7 +249,7 @@ func (s *Groups) DeleteGroup(ctx context.Context, org, id string, check func(int
 
 // ListGroups implements directory.GroupStore; members are not read here (see EachMember).
 func (s *Groups) ListGroups(ctx context.Context, org string, q directory.Query) (*directory.Page, error) {
-	return list(ctx, s.pool, &s.table, "groups g", "SELECT "+groupColumns+" FROM groups g", org, q, scanGroup)
+	return list(ctx, s.pool, &s.table, "SELECT "+groupColumns+" FROM groups g", org, q, scanGroup)
 }
 
 // memberChanges implements directory.MemberChanges inside an update's transaction. Each change
@@ -434,45 +433,4 @@ func (m *memberChanges) Replace(refs []directory.MemberRef) error {
 // Clear implements directory.MemberChanges.
 func (m *memberChanges) Clear() error {
 	return m.exec(&m.removed, "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2", m.org, m.group)
-}
-
-// list runs a filtered, sorted, paged read and its count in one round trip.
-func list(ctx context.Context, pool *pgxpool.Pool, t *table, from, selectFrom, org string, q directory.Query,
-	scan func(pgx.Row) (*directory.Resource, error)) (*directory.Page, error) {
-	qb := &query{args: []any{org}}
-	where := t.alias + ".org_id = $1"
-	if q.Filter != nil {
-		cond, err := t.where(qb, q.Filter)
-		if err != nil {
-			return nil, err
-		}
-		where += " AND " + cond
-	}
-	order, err := t.orderBy(q.SortBy, q.Descending)
-	if err != nil {
-		return nil, err
-	}
-	page := &directory.Page{}
-	b := &pgx.Batch{}
-	b.Queue("SELECT count(*) FROM "+from+" WHERE "+where, qb.args...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&page.Total)
-	})
-	if q.Count > 0 {
-		args := append(append([]any{}, qb.args...), q.Count, q.StartIndex-1)
-		sql := fmt.Sprintf("%s WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d", selectFrom, where, order, len(args)-1, len(args))
-		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				r, err := scan(rows)
-				if err != nil {
-					return err
-				}
-				page.Resources = append(page.Resources, r)
-			}
-			return rows.Err()
-		})
-	}
-	if err := pool.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
-	return page, nil
 }

@@ -83,7 +83,7 @@ type Users struct {
 // NewUsers returns the user store over pool for the User resource type rt.
 func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 	s := &Users{pool: pool, rt: rt, valuePath: map[string]schema.Path{}}
-	s.table = table{rt: rt, alias: "u", columns: map[string]string{
+	s.table = table{rt: rt, name: "users", alias: "u", columns: map[string]string{
 		"id":                           uuidPrefix + "u.id",
 		"meta.created":                 "u.created_at",
 		"meta.lastModified":            "u.last_modified",
@@ -606,7 +606,7 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 
 // ListUsers implements directory.Store: the page and the total are read in one round trip.
 func (s *Users) ListUsers(ctx context.Context, org string, q directory.Query) (*directory.Page, error) {
-	return list(ctx, s.pool, &s.table, "users u", s.selectFrom(q.Projection), org, q, s.scan)
+	return list(ctx, s.pool, &s.table, s.selectFrom(q.Projection), org, q, s.scan)
 }
 
 // mapErr turns constraint violations into the SCIM errors they mean.

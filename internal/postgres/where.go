@@ -17,6 +17,7 @@ import (
 // and sorts are translated through. An attribute that is not in it cannot be filtered on.
 type table struct {
 	rt    *schema.ResourceType
+	name  string // the SQL table
 	alias string
 	// columns maps the canonical path of a singular attribute (schema.Path.String()) to a SQL
 	// expression over alias.
