@@ -58,8 +58,12 @@ CREATE TABLE audit_log (
     -- Attribute-level changes {"attr": {"before": ..., "after": ...}}; secrets appear only as
     -- "(changed)".
     changes       jsonb NOT NULL DEFAULT '{}',
+    -- The ids of other resources the changes name (a group's members, a manager), so that
+    -- purging a user finds the records that name it without reading the whole log.
+    mentions      uuid[] NOT NULL DEFAULT '{}',
     PRIMARY KEY (org_id, id)
 );
+CREATE INDEX audit_log_mentions ON audit_log USING gin (org_id, mentions);
 CREATE INDEX audit_log_at ON audit_log (org_id, at);
 CREATE INDEX audit_log_resource ON audit_log (org_id, resource_id, at);
 CREATE INDEX audit_log_actor ON audit_log (org_id, actor_user_id, at) WHERE actor_user_id IS NOT NULL;

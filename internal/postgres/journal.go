@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -26,14 +28,25 @@ const (
 // notifications are suppressed.
 var welcomed = []string{"meeting", "webinar", "training", "openvoice"}
 
-// auditSQL returns the statement that writes one audit record for the request in ctx.
+// uuidText finds ids in audit changes.
+var uuidText = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+
+// auditSQL returns the statement that writes one audit record for the request in ctx. Ids of
+// other resources that the changes name are indexed in mentions.
 func auditSQL(ctx context.Context, org, action, resourceType, resourceID string, changes any) (string, []any) {
 	r := journal.From(ctx)
 	id, _ := uuid.NewV7()
 	b, _ := json.Marshal(changes)
-	return `INSERT INTO audit_log (org_id, id, request_id, token_id, actor_user_id, action, resource_type, resource_id, changes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		[]any{org, id.String(), r.RequestID, nullIfEmpty(r.TokenID), nullIfEmpty(r.UserID), action, resourceType, resourceID, b}
+	mentions := []string{}
+	for _, m := range uuidText.FindAllString(string(b), -1) {
+		if m = strings.ToLower(m); m != resourceID && !slices.Contains(mentions, m) {
+			mentions = append(mentions, m)
+		}
+	}
+	return `INSERT INTO audit_log (org_id, id, request_id, token_id, actor_user_id, action, resource_type, resource_id,
+			changes, mentions)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		[]any{org, id.String(), r.RequestID, nullIfEmpty(r.TokenID), nullIfEmpty(r.UserID), action, resourceType, resourceID, b, mentions}
 }
 
 func audit(ctx context.Context, tx pgx.Tx, org, action, resourceType, resourceID string, changes any) error {

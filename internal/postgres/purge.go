@@ -68,9 +68,11 @@ func (s *Users) DeleteUser(ctx context.Context, org, id string, check func(int64
 		b.Queue("DELETE FROM tokens WHERE org_id = $1 AND issuer_user_id = $2", org, id)
 		b.Queue("UPDATE audit_log SET resource_id = $3, changes = '{}' WHERE org_id = $1 AND resource_id = $2", org, id, pseudonym)
 		b.Queue("UPDATE audit_log SET actor_user_id = $3 WHERE org_id = $1 AND actor_user_id = $2", org, id, pseudonym)
-		// Other records may name the user's id (a group's members, a manager change).
-		b.Queue(`UPDATE audit_log SET changes = replace(changes::text, $2, $3)::jsonb
-			WHERE org_id = $1 AND strpos(changes::text, $2) > 0`, org, id, pseudonym)
+		// Other records may name the user's id (a group's members, a manager change); mentions
+		// indexes them.
+		b.Queue(`UPDATE audit_log SET changes = replace(changes::text, $2::uuid::text, $3::uuid::text)::jsonb,
+				mentions = array_replace(mentions, $2::uuid, $3::uuid)
+			WHERE org_id = $1 AND mentions @> ARRAY[$2::uuid]`, org, id, pseudonym)
 		b.Queue("DELETE FROM users WHERE org_id = $1 AND id = $2", org, id)
 		b.Queue(`INSERT INTO tombstones (org_id, resource_type, resource_id, pseudonym, token_id, actor_user_id, request_id)
 			VALUES ($1, 'User', $2, $3, $4, $5, $6)`, org, id, pseudonym, nullIfEmpty(r.TokenID), nullIfEmpty(r.UserID), r.RequestID)
