@@ -31,6 +31,10 @@ type Resource struct {
 	Direct grants.Grants
 	// Changes are the changes of effective grants a write caused.
 	Changes []GrantChange
+	// Guard, set by an update function, makes the update conditional on the version it read
+	// being still current: for changes that must not be based on a stale read (the
+	// resource's own attributes, a request's precondition).
+	Guard bool
 }
 
 // ETag is the resource's entity tag, also its meta.version.

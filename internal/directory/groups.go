@@ -64,7 +64,7 @@ func (s *Service) ReplaceGroup(ctx context.Context, a Actor, id string, body map
 		if err := pre.Check(g.Version); err != nil {
 			return err
 		}
-		g.Doc = doc
+		g.Doc, g.Guard = doc, true
 		return mc.Replace(members)
 	})
 }
@@ -94,10 +94,11 @@ func (s *Service) PatchGroup(ctx context.Context, a Actor, id string, ops []patc
 		if err := validateGroup(doc); err != nil {
 			return err
 		}
-		if !membersChanged && reflect.DeepEqual(doc, g.Doc) {
+		attrsChanged := !reflect.DeepEqual(doc, g.Doc)
+		if !membersChanged && !attrsChanged {
 			return ErrUnchanged
 		}
-		g.Doc = doc
+		g.Doc, g.Guard = doc, attrsChanged || pre != (Precondition{})
 		return nil
 	})
 }

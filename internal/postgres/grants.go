@@ -70,7 +70,7 @@ func checkAdminsKept(ctx context.Context, tx pgx.Tx, org string, changes []direc
 }
 
 func ensureAnAdmin(ctx context.Context, tx pgx.Tx, org string) error {
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE", org); err != nil {
 		return err
 	}
 	var ok bool

@@ -49,11 +49,12 @@ func NewGroups(pool *pgxpool.Pool, rt *schema.ResourceType) *Groups {
 	return s
 }
 
-func scanGroup(row pgx.Row) (*directory.Resource, error) {
+// scanGroup reads a row of groupColumns, followed by the columns into extra.
+func scanGroup(row pgx.Row, extra ...any) (*directory.Resource, error) {
 	g := &directory.Resource{Doc: map[string]any{}}
 	var name string
 	var ext *string
-	if err := row.Scan(&g.ID, &g.Version, &g.Created, &g.LastModified, &name, &ext); err != nil {
+	if err := row.Scan(append([]any{&g.ID, &g.Version, &g.Created, &g.LastModified, &name, &ext}, extra...)...); err != nil {
 		return nil, err
 	}
 	g.Doc["displayName"] = name
@@ -154,13 +155,37 @@ func (s *Groups) EachMember(ctx context.Context, org string, groups []string, fn
 }
 
 // UpdateGroup implements directory.GroupStore.
+//
+// The group's row is not locked while fn runs: member changes are single-row writes that
+// commute, so concurrent membership changes of one group (the common case, and the one that
+// must cost the same at any group size) wait for each other only for the final version bump
+// and commit. When fn sets Guard (it changed the group's own attributes, or the request carries
+// a precondition), the bump succeeds only if the version is still the one fn saw; otherwise the
+// whole transaction runs again on a fresh read, where a stale If-Match now fails.
 func (s *Groups) UpdateGroup(ctx context.Context, org, id string, fn func(*directory.Resource, directory.MemberChanges) error) (*directory.Resource, error) {
 	if !validID(id) {
 		return nil, groupNotFound(id)
 	}
+	const attempts = 10
+	for range attempts {
+		out, err := s.updateGroup(ctx, org, id, fn)
+		if !errors.Is(err, errStale) {
+			return out, err
+		}
+	}
+	return nil, scimerr.New(scimerr.KindConflict, "", "the group changed concurrently %d times in a row; retry the request", attempts)
+}
+
+// errStale ends an update attempt whose guarded version bump found a newer version.
+var errStale = errors.New("group changed concurrently")
+
+func (s *Groups) updateGroup(ctx context.Context, org, id string, fn func(*directory.Resource, directory.MemberChanges) error) (*directory.Resource, error) {
 	var out *directory.Resource
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		g, err := scanGroup(tx.QueryRow(ctx, "SELECT "+groupColumns+" FROM groups g WHERE g.org_id = $1 AND g.id = $2 FOR UPDATE", org, id))
+		mc := &memberChanges{ctx: ctx, tx: tx, org: org, group: id, s: s}
+		g, err := scanGroup(tx.QueryRow(ctx, "SELECT "+groupColumns+", o.nested_groups, "+mappedSQL("g.id")+`
+			FROM groups g JOIN organizations o ON o.id = g.org_id WHERE g.org_id = $1 AND g.id = $2`, org, id),
+			&mc.nested, &mc.mapped)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return groupNotFound(id)
 		}
@@ -168,31 +193,44 @@ func (s *Groups) UpdateGroup(ctx context.Context, org, id string, fn func(*direc
 			return err
 		}
 		out = g
-		mc, err := s.memberChanges(ctx, tx, org, id)
-		if err != nil {
-			return err
-		}
+		read := g.Version
 		old := schema.Clone(g.Doc)
 		if err := fn(g, mc); err != nil {
 			return err
 		}
 		name, ext := groupValues(g.Doc)
+		guard := ""
+		args := []any{org, id, name, ext}
+		if g.Guard {
+			guard = " AND version = $5"
+			args = append(args, read)
+		}
 		err = tx.QueryRow(ctx, `UPDATE groups SET display_name = $3, external_id = $4,
 			version = version + 1, last_modified = clock_timestamp()
-			WHERE org_id = $1 AND id = $2 RETURNING version, last_modified`, org, id, name, ext).
+			WHERE org_id = $1 AND id = $2`+guard+` RETURNING version, last_modified`, args...).
 			Scan(&g.Version, &g.LastModified)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errStale
+		}
 		if err != nil {
 			return s.mapErr(err, g.Doc)
-		}
-		if g.Changes, err = mc.refresh(); err != nil {
-			return err
 		}
 		changes := map[string]any{}
 		for k, c := range journal.Diff(old, g.Doc) {
 			changes[k] = c
 		}
 		mc.auditMembers(changes)
-		return audit(ctx, tx, org, actionUpdate, "Group", id, changes)
+		// Whether the group maps to grants was read before its row was locked; a mapping set
+		// meanwhile committed before the lock was granted, so a statement run now sees it.
+		// The audit insert is that statement.
+		sql, args := auditSQL(ctx, org, actionUpdate, "Group", id, changes)
+		var mappedNow bool
+		if err := tx.QueryRow(ctx, sql+" RETURNING "+mappedSQL("$8::uuid"), args...).Scan(&mappedNow); err != nil {
+			return err
+		}
+		mc.mapped = mc.mapped || mappedNow
+		g.Changes, err = mc.refresh()
+		return err
 	})
 	if errors.Is(err, directory.ErrUnchanged) {
 		return out, nil
@@ -249,7 +287,8 @@ func (s *Groups) DeleteGroup(ctx context.Context, org, id string, check func(int
 
 // ListGroups implements directory.GroupStore; members are not read here (see EachMember).
 func (s *Groups) ListGroups(ctx context.Context, org string, q directory.Query) (*directory.Page, error) {
-	return list(ctx, s.pool, &s.table, "SELECT "+groupColumns+" FROM groups g", org, q, scanGroup)
+	return list(ctx, s.pool, &s.table, "SELECT "+groupColumns+" FROM groups g", org, q,
+		func(row pgx.Row) (*directory.Resource, error) { return scanGroup(row) })
 }
 
 // memberChanges implements directory.MemberChanges inside an update's transaction. Each change
@@ -270,15 +309,21 @@ type memberChanges struct {
 
 func (s *Groups) memberChanges(ctx context.Context, tx pgx.Tx, org, group string) (*memberChanges, error) {
 	m := &memberChanges{ctx: ctx, tx: tx, org: org, group: group, s: s}
-	err := tx.QueryRow(ctx, `SELECT o.nested_groups, EXISTS (
+	err := tx.QueryRow(ctx, "SELECT o.nested_groups, "+mappedSQL("$2::uuid")+" FROM organizations o WHERE o.id = $1",
+		org, group).Scan(&m.nested, &m.mapped)
+	return m, err
+}
+
+// mappedSQL is a boolean SQL expression: whether the group whose id is the expression group,
+// or a group containing it, maps to grants ($1 is the organization).
+func mappedSQL(group string) string {
+	return `EXISTS (
 			WITH RECURSIVE up (id) AS (
-				SELECT $2::uuid
+				SELECT ` + group + `
 				UNION
 				SELECT gm.group_id FROM group_members gm JOIN up ON gm.org_id = $1 AND gm.member_id = up.id
 			)
-			SELECT 1 FROM up JOIN group_mappings mp ON mp.org_id = $1 AND mp.group_id = up.id)
-		FROM organizations o WHERE o.id = $1`, org, group).Scan(&m.nested, &m.mapped)
-	return m, err
+			SELECT 1 FROM up JOIN group_mappings mp ON mp.org_id = $1 AND mp.group_id = up.id)`
 }
 
 // refresh recomputes the effective grants of every user whose membership changed, directly or
@@ -372,7 +417,7 @@ func (m *memberChanges) Add(refs []directory.MemberRef) error {
 	if len(groups) > 0 {
 		// Group-in-group changes are serialised per organization, so that two opposite
 		// additions cannot both pass the cycle check and nesting cannot be disabled meanwhile.
-		if err := m.tx.QueryRow(m.ctx, "SELECT nested_groups FROM organizations WHERE id = $1 FOR UPDATE", m.org).Scan(&m.nested); err != nil {
+		if err := m.tx.QueryRow(m.ctx, "SELECT nested_groups FROM organizations WHERE id = $1 FOR NO KEY UPDATE", m.org).Scan(&m.nested); err != nil {
 			return err
 		}
 		if !m.nested {

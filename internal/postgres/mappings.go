@@ -199,7 +199,7 @@ func (o *Orgs) DeleteGroupMapping(ctx context.Context, org, group string) ([]dir
 func (o *Orgs) SetNestedGroups(ctx context.Context, org string, enabled bool) error {
 	return pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
 		var cur bool
-		err := tx.QueryRow(ctx, `SELECT nested_groups FROM organizations WHERE id = $1 FOR UPDATE`, org).Scan(&cur)
+		err := tx.QueryRow(ctx, `SELECT nested_groups FROM organizations WHERE id = $1 FOR NO KEY UPDATE`, org).Scan(&cur)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return orgs.ErrNoOrg
 		}
