@@ -577,10 +577,14 @@ func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directo
 			action, activity = actionReactivate, "reactivated"
 		}
 		// The document shows effective grants: what the write left of them after groups.
+		// They can change only when the direct grants or active did; a user write never
+		// changes memberships.
 		eff := grants.FromExtension(old)
-		changes, err := refreshFor(ctx, tx, org, []string{id}, id, activity)
-		if err != nil {
-			return err
+		var changes []directory.GrantChange
+		if activity != "" || !reflect.DeepEqual(r.Direct, oldDirect) {
+			if changes, err = refreshFor(ctx, tx, org, []string{id}, id, activity); err != nil {
+				return err
+			}
 		}
 		if len(changes) == 1 {
 			eff = changes[0].After
