@@ -204,9 +204,9 @@ func (rep *report) markdown(full bool) string {
 		ls.members, ls.membersTime.Seconds(), rate(ls.members, ls.membersTime), rate(ls.memberPATCHs, ls.membersTime))
 	p("\nLoad path: %s. Every user is validated by scimd as in production.", ls.bulkNote)
 	if ls.analyzeTime > 0 {
-		p(" After the load scimbench runs `ANALYZE` on users, user_values, groups and group_members (%.1f s)", ls.analyzeTime.Seconds())
+		p(" After the load scimbench runs `VACUUM ANALYZE` on the users, groups and membership tables (%.1f s)", ls.analyzeTime.Seconds())
 		if ls.autovacuumOff {
-			p(": this PostgreSQL runs with `autovacuum = off`, so nothing else would, and the planner would keep planning for empty tables")
+			p(": this PostgreSQL runs with `autovacuum = off`, so nothing else would; without it the planner would keep planning for empty tables and index-only scans would read the heap")
 		} else {
 			p(", as autovacuum would soon after such a load")
 		}

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -183,9 +185,10 @@ func (s *Groups) updateGroup(ctx context.Context, org, id string, fn func(*direc
 	var out *directory.Resource
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		mc := &memberChanges{ctx: ctx, tx: tx, org: org, group: id, s: s}
-		g, err := scanGroup(tx.QueryRow(ctx, "SELECT "+groupColumns+", o.nested_groups, "+mappedSQL("g.id")+`
+		// Whether the group maps to grants is read after the version bump locks its row.
+		g, err := scanGroup(tx.QueryRow(ctx, "SELECT "+groupColumns+`, o.nested_groups
 			FROM groups g JOIN organizations o ON o.id = g.org_id WHERE g.org_id = $1 AND g.id = $2`, org, id),
-			&mc.nested, &mc.mapped)
+			&mc.nested)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return groupNotFound(id)
 		}
@@ -220,15 +223,13 @@ func (s *Groups) updateGroup(ctx context.Context, org, id string, fn func(*direc
 			changes[k] = c
 		}
 		mc.auditMembers(changes)
-		// Whether the group maps to grants was read before its row was locked; a mapping set
-		// meanwhile committed before the lock was granted, so a statement run now sees it.
-		// The audit insert is that statement.
+		// Whether the group maps to grants is read only now that its row is locked: a mapping
+		// set concurrently committed before the lock was granted, so a statement run now sees
+		// it. The audit insert is that statement.
 		sql, args := auditSQL(ctx, org, actionUpdate, "Group", id, changes)
-		var mappedNow bool
-		if err := tx.QueryRow(ctx, sql+" RETURNING "+mappedSQL("$8::uuid"), args...).Scan(&mappedNow); err != nil {
+		if err := tx.QueryRow(ctx, sql+" RETURNING "+mappedSQL("$8::uuid"), args...).Scan(&mc.mapped); err != nil {
 			return err
 		}
-		mc.mapped = mc.mapped || mappedNow
 		g.Changes, err = mc.refresh()
 		return err
 	})
@@ -377,11 +378,12 @@ func (m *memberChanges) auditMembers(changes map[string]any) {
 	}
 }
 
+// ids returns the valid ids of refs in canonical (lower-case) form, as the database prints them.
 func ids(refs []directory.MemberRef) []string {
 	out := make([]string, 0, len(refs))
 	for _, r := range refs {
 		if validID(r.Value) {
-			out = append(out, r.Value)
+			out = append(out, strings.ToLower(r.Value))
 		}
 	}
 	return out
@@ -399,44 +401,63 @@ func (m *memberChanges) Add(refs []directory.MemberRef) error {
 			return scimerr.Invalid(scimerr.InvalidValue, "member %q is not a User of this organization", r.Value)
 		}
 	}
-	// One statement classifies every id: a user, a group, or nothing of this organization.
-	var users, groups, missing []string
-	err := m.tx.QueryRow(m.ctx, `WITH wanted AS (SELECT DISTINCT unnest($2::uuid[]) AS id)
-		SELECT coalesce(array_agg(w.id::text) FILTER (WHERE u.id IS NOT NULL), '{}'),
-		       coalesce(array_agg(w.id::text) FILTER (WHERE u.id IS NULL AND g.id IS NOT NULL), '{}'),
-		       coalesce(array_agg(w.id::text) FILTER (WHERE u.id IS NULL AND g.id IS NULL), '{}')
-		FROM wanted w
-		LEFT JOIN users u ON u.org_id = $1 AND u.id = w.id
-		LEFT JOIN groups g ON g.org_id = $1 AND g.id = w.id`, m.org, ids(refs)).Scan(&users, &groups, &missing)
+	// One statement classifies every id (a user, a group, or nothing of this organization)
+	// and, when all are users (the common case), adds them.
+	var added, groups, missing []string
+	err := m.tx.QueryRow(m.ctx, `WITH wanted AS (SELECT DISTINCT unnest($3::uuid[]) AS id),
+		kinds AS (
+			SELECT w.id, u.id IS NOT NULL AS is_user, g.id IS NOT NULL AS is_group FROM wanted w
+			LEFT JOIN users u ON u.org_id = $1 AND u.id = w.id
+			LEFT JOIN groups g ON g.org_id = $1 AND g.id = w.id),
+		ins AS (
+			INSERT INTO group_members (org_id, group_id, member_id, member_type)
+			SELECT $1, $2, k.id, 'User' FROM kinds k
+			WHERE k.is_user AND NOT EXISTS (SELECT 1 FROM kinds WHERE NOT is_user)
+			ON CONFLICT DO NOTHING RETURNING member_id)
+		SELECT coalesce((SELECT array_agg(member_id::text) FROM ins), '{}'),
+		       coalesce((SELECT array_agg(id::text) FROM kinds WHERE NOT is_user AND is_group), '{}'),
+		       coalesce((SELECT array_agg(id::text) FROM kinds WHERE NOT is_user AND NOT is_group), '{}')`,
+		m.org, m.group, ids(refs)).Scan(&added, &groups, &missing)
 	if err != nil {
 		return err
+	}
+	for _, id := range added {
+		m.added = append(m.added, "User:"+id)
 	}
 	if len(missing) > 0 {
 		return scimerr.Invalid(scimerr.InvalidValue, "member %q is not a User of this organization", missing[0])
 	}
-	if len(groups) > 0 {
-		// Group-in-group changes are serialised per organization, so that two opposite
-		// additions cannot both pass the cycle check and nesting cannot be disabled meanwhile.
-		if err := m.tx.QueryRow(m.ctx, "SELECT nested_groups FROM organizations WHERE id = $1 FOR NO KEY UPDATE", m.org).Scan(&m.nested); err != nil {
-			return err
-		}
-		if !m.nested {
-			return scimerr.Invalid(scimerr.InvalidValue, "member %q is a Group; nested groups are not enabled for this organization", groups[0])
-		}
-		// A group may not contain itself, directly or through the groups it contains.
-		var cycle *string
-		err := m.tx.QueryRow(m.ctx, `WITH RECURSIVE down (id, top) AS (
-				SELECT g, g FROM unnest($3::uuid[]) g
-				UNION
-				SELECT gm.member_id, d.top FROM group_members gm JOIN down d
-					ON gm.org_id = $1 AND gm.group_id = d.id AND gm.member_type = 'Group'
-			)
-			SELECT top::text FROM down WHERE id = $2 LIMIT 1`, m.org, m.group, groups).Scan(&cycle)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if cycle != nil {
-			return scimerr.Invalid(scimerr.InvalidValue, "adding group %q as a member would make a cycle: it is or contains this group", *cycle)
+	if len(groups) == 0 {
+		return nil
+	}
+	// Group-in-group changes are serialised per organization, so that two opposite
+	// additions cannot both pass the cycle check and nesting cannot be disabled meanwhile.
+	if err := m.tx.QueryRow(m.ctx, "SELECT nested_groups FROM organizations WHERE id = $1 FOR NO KEY UPDATE", m.org).Scan(&m.nested); err != nil {
+		return err
+	}
+	if !m.nested {
+		return scimerr.Invalid(scimerr.InvalidValue, "member %q is a Group; nested groups are not enabled for this organization", groups[0])
+	}
+	// A group may not contain itself, directly or through the groups it contains.
+	var cycle *string
+	err = m.tx.QueryRow(m.ctx, `WITH RECURSIVE down (id, top) AS (
+			SELECT g, g FROM unnest($3::uuid[]) g
+			UNION
+			SELECT gm.member_id, d.top FROM group_members gm JOIN down d
+				ON gm.org_id = $1 AND gm.group_id = d.id AND gm.member_type = 'Group'
+		)
+		SELECT top::text FROM down WHERE id = $2 LIMIT 1`, m.org, m.group, groups).Scan(&cycle)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if cycle != nil {
+		return scimerr.Invalid(scimerr.InvalidValue, "adding group %q as a member would make a cycle: it is or contains this group", *cycle)
+	}
+	// Groups among the members: nothing was added above, so users and groups are added now.
+	var users []string
+	for _, r := range ids(refs) {
+		if !slices.Contains(groups, r) {
+			users = append(users, r)
 		}
 	}
 	return m.exec(&m.added, `INSERT INTO group_members (org_id, group_id, member_id, member_type)
