@@ -279,23 +279,3 @@ func (p *parser) placeholder(s string) string {
 	p.values = append(p.values, s)
 	return `"$` + strconv.Itoa(len(p.values)-1) + `"`
 }
-
-// quote writes s as a string filter-parser accepts: its grammar knows only some escapes and
-// upper-case \uXXXX, so only the quote, the backslash and control characters are escaped.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
