@@ -61,7 +61,9 @@ CREATE TABLE users (
 CREATE UNIQUE INDEX users_user_name_key ON users (org_id, lower(user_name));
 CREATE INDEX users_user_name_trgm ON users USING gin (org_id, lower(user_name) gin_trgm_ops);
 CREATE INDEX users_external_id ON users (org_id, external_id);
-CREATE INDEX users_created ON users (org_id, created_at, id);
+-- Creation order is the default list order; last_modified is included so that a delta sync
+-- (meta.lastModified gt T, paged in creation order) filters and skips rows in the index alone.
+CREATE INDEX users_created ON users (org_id, created_at, id) INCLUDE (last_modified);
 CREATE INDEX users_last_modified ON users (org_id, last_modified, id);
 CREATE INDEX users_manager ON users (org_id, manager_id) WHERE manager_id IS NOT NULL;
 
