@@ -352,31 +352,11 @@ func (s *Users) columnValues(doc map[string]any) []any {
 // CreateUser implements directory.Store. The user, its values and its addresses are written in
 // one batch, which PostgreSQL runs as one implicit transaction: one round trip.
 func (s *Users) CreateUser(ctx context.Context, org string, u *directory.Resource) error {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return err
-	}
-	u.ID = id.String()
-	cols := make([]string, len(userColumns))
-	params := []any{org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole}
-	ph := make([]string, len(userColumns))
-	for i, c := range userColumns {
-		cols[i] = c.column
-		ph[i] = fmt.Sprintf("$%d", i+6)
-	}
-	params = append(params, s.columnValues(u.Doc)...)
 	b := &pgx.Batch{}
 	var accountID string
-	b.Queue(`INSERT INTO users (org_id, id, password_hash, org_role, account_role, `+strings.Join(cols, ", ")+`)
-		VALUES ($1, $2, $3, $4, $5, `+strings.Join(ph, ", ")+`)
-		RETURNING version, created_at, last_modified, account_id::text`, params...).
-		QueryRow(func(row pgx.Row) error {
-			return row.Scan(&u.Version, &u.Created, &u.LastModified, &accountID)
-		})
-	s.queueChildren(b, org, u.ID, u.Doc, nil)
-	s.queueProducts(b, org, u.ID, u.Direct.Products, nil)
-	sql, args := auditSQL(ctx, org, actionCreate, "User", u.ID, journal.Diff(nil, u.Doc))
-	b.Queue(sql, args...)
+	if err := s.queueInsert(ctx, b, org, u, &accountID); err != nil {
+		return err
+	}
 	eff := grants.Default()
 	if reflect.DeepEqual(u.Direct, eff) {
 		// A new user with default grants and no groups has nothing to refresh or announce:
@@ -402,6 +382,36 @@ func (s *Users) CreateUser(ctx context.Context, org string, u *directory.Resourc
 	}
 	eff.Write(u.Doc)
 	setComputed(u.Doc, accountID)
+	return nil
+}
+
+// queueInsert queues the writes that create user u, for CreateUser and CreateUsers alike: its
+// users row, children, direct products and audit record. accountID receives the new account
+// ID when the batch runs.
+func (s *Users) queueInsert(ctx context.Context, b *pgx.Batch, org string, u *directory.Resource, accountID *string) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	u.ID = id.String()
+	cols := make([]string, len(userColumns))
+	ph := make([]string, len(userColumns))
+	for i, c := range userColumns {
+		cols[i] = c.column
+		ph[i] = fmt.Sprintf("$%d", i+6)
+	}
+	params := append([]any{org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole},
+		s.columnValues(u.Doc)...)
+	b.Queue(`INSERT INTO users (org_id, id, password_hash, org_role, account_role, `+strings.Join(cols, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, `+strings.Join(ph, ", ")+`)
+		RETURNING version, created_at, last_modified, account_id::text`, params...).
+		QueryRow(func(row pgx.Row) error {
+			return row.Scan(&u.Version, &u.Created, &u.LastModified, accountID)
+		})
+	s.queueChildren(b, org, u.ID, u.Doc, nil)
+	s.queueProducts(b, org, u.ID, u.Direct.Products, nil)
+	sql, args := auditSQL(ctx, org, actionCreate, "User", u.ID, journal.Diff(nil, u.Doc))
+	b.Queue(sql, args...)
 	return nil
 }
 

@@ -2,17 +2,13 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"reflect"
-	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/grants"
-	"github.com/scimd/scimd/internal/journal"
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
@@ -180,35 +176,6 @@ func (s *Users) insertAll(ctx context.Context, org string, users []*directory.Re
 		eff.Write(u.Doc)
 		setComputed(u.Doc, accountIDs[i])
 	}
-	return nil
-}
-
-// queueInsert queues what CreateUser's batch holds for a new user: its users row, children,
-// direct products and audit record.
-func (s *Users) queueInsert(ctx context.Context, b *pgx.Batch, org string, u *directory.Resource, accountID *string) error {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return err
-	}
-	u.ID = id.String()
-	cols := make([]string, len(userColumns))
-	ph := make([]string, len(userColumns))
-	for i, c := range userColumns {
-		cols[i] = c.column
-		ph[i] = fmt.Sprintf("$%d", i+6)
-	}
-	params := append([]any{org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole},
-		s.columnValues(u.Doc)...)
-	b.Queue(`INSERT INTO users (org_id, id, password_hash, org_role, account_role, `+strings.Join(cols, ", ")+`)
-		VALUES ($1, $2, $3, $4, $5, `+strings.Join(ph, ", ")+`)
-		RETURNING version, created_at, last_modified, account_id::text`, params...).
-		QueryRow(func(row pgx.Row) error {
-			return row.Scan(&u.Version, &u.Created, &u.LastModified, accountID)
-		})
-	s.queueChildren(b, org, u.ID, u.Doc, nil)
-	s.queueProducts(b, org, u.ID, u.Direct.Products, nil)
-	sql, args := auditSQL(ctx, org, actionCreate, "User", u.ID, journal.Diff(nil, u.Doc))
-	b.Queue(sql, args...)
 	return nil
 }
 

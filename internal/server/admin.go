@@ -154,8 +154,9 @@ func (s *server) adminCreateOrg(w http.ResponseWriter, r *http.Request) (int, an
 	return http.StatusCreated, o, nil
 }
 
+// adminGetOrg shows an organization with its settings (nested groups, notify).
 func (s *server) adminGetOrg(_ http.ResponseWriter, r *http.Request) (int, any, error) {
-	o, err := s.Orgs.GetOrg(r.Context(), chi.URLParam(r, "org"))
+	o, err := s.Orgs.Settings(r.Context(), chi.URLParam(r, "org"))
 	return http.StatusOK, o, err
 }
 
