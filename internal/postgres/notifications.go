@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,25 +26,13 @@ func NewNotifications(pool *pgxpool.Pool) *Notifications { return &Notifications
 // invisible to other claims) until the batch commits or rolls back. The query walks the
 // partial index notifications_due, which holds unsent rows only.
 func (q *Notifications) Claim(ctx context.Context, limit int) (notify.Batch, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("claim: limit %d is not positive", limit)
-	}
-	tx, err := q.pool.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := tx.Query(ctx, `SELECT n.org_id::text, n.id::text, o.name, n.user_id::text, n.recipient,
+	c, err := claim(ctx, q.pool, "notification", `SELECT n.org_id::text, n.id::text, o.name, n.user_id::text, n.recipient,
 			n.recipient_name, n.language, n.kind, n.data, n.attempts, n.created_at
 		FROM notifications n JOIN organizations o ON o.id = n.org_id
 		WHERE n.sent_at IS NULL AND n.next_attempt_at <= now()
 		ORDER BY n.next_attempt_at
 		LIMIT $1
-		FOR UPDATE OF n SKIP LOCKED`, limit)
-	if err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, err
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notify.Notification, error) {
+		FOR UPDATE OF n SKIP LOCKED`, limit, func(r pgx.CollectableRow) (notify.Notification, error) {
 		var n notify.Notification
 		var data []byte
 		err := r.Scan(&n.OrgID, &n.ID, &n.OrgName, &n.UserID, &n.Recipient, &n.RecipientName,
@@ -55,70 +41,24 @@ func (q *Notifications) Claim(ctx context.Context, limit int) (notify.Batch, err
 		return n, err
 	})
 	if err != nil {
-		_ = tx.Rollback(ctx)
 		return nil, err
 	}
-	if len(items) == 0 {
-		// Nothing to hold: end the transaction at once.
-		if err := tx.Rollback(ctx); err != nil {
-			return nil, err
-		}
-		return &claimed{}, nil
-	}
-	return &claimed{tx: tx, items: items}, nil
+	return notificationBatch{c}, nil
 }
 
-// claimed is a batch of locked notifications; tx is nil for an empty one.
-type claimed struct {
-	tx    pgx.Tx
-	items []notify.Notification
-}
-
-func (c *claimed) Items() []notify.Notification { return c.items }
-
-// mark runs one UPDATE of a claimed notification and requires it to touch the row.
-func (c *claimed) mark(ctx context.Context, n *notify.Notification, sql string, args ...any) error {
-	if c.tx == nil {
-		return errors.New("notification batch: nothing claimed")
-	}
-	tag, err := c.tx.Exec(ctx, sql, append([]any{n.OrgID, n.ID}, args...)...)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("notification %s is no longer queued", n.ID)
-	}
-	return nil
-}
+// notificationBatch is a claimed batch of notifications.
+type notificationBatch struct{ *claimed[notify.Notification] }
 
 // Sent implements notify.Batch; attempts counts the successful send too.
-func (c *claimed) Sent(ctx context.Context, n *notify.Notification) error {
-	return c.mark(ctx, n, `UPDATE notifications SET sent_at = clock_timestamp(), attempts = attempts + 1
+func (c notificationBatch) Sent(ctx context.Context, n *notify.Notification) error {
+	return c.mark(ctx, n.OrgID, n.ID, `UPDATE notifications SET sent_at = clock_timestamp(), attempts = attempts + 1
 		WHERE org_id = $1 AND id = $2 AND sent_at IS NULL`)
 }
 
 // Failed implements notify.Batch. The next attempt is timed by the database's clock, the one
 // claims compare with, so the workers' clocks do not matter.
-func (c *claimed) Failed(ctx context.Context, n *notify.Notification, lastError string, retryIn time.Duration) error {
-	return c.mark(ctx, n, `UPDATE notifications SET attempts = attempts + 1, last_error = $3,
+func (c notificationBatch) Failed(ctx context.Context, n *notify.Notification, lastError string, retryIn time.Duration) error {
+	return c.mark(ctx, n.OrgID, n.ID, `UPDATE notifications SET attempts = attempts + 1, last_error = $3,
 			next_attempt_at = clock_timestamp() + $4 * interval '1 microsecond'
 		WHERE org_id = $1 AND id = $2 AND sent_at IS NULL`, lastError, retryIn.Microseconds())
-}
-
-func (c *claimed) Commit(ctx context.Context) error {
-	if c.tx == nil {
-		return nil
-	}
-	return c.tx.Commit(ctx)
-}
-
-func (c *claimed) Rollback(ctx context.Context) error {
-	if c.tx == nil {
-		return nil
-	}
-	err := c.tx.Rollback(ctx)
-	if errors.Is(err, pgx.ErrTxClosed) {
-		return nil
-	}
-	return err
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,26 +103,14 @@ func NewWebhookQueue(pool *pgxpool.Pool) *WebhookQueue { return &WebhookQueue{po
 // index webhook_deliveries_due, which holds undelivered rows only. The payload is read as
 // text: the bytes sent and signed.
 func (q *WebhookQueue) Claim(ctx context.Context, limit int) (webhook.Batch, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("claim: limit %d is not positive", limit)
-	}
-	tx, err := q.pool.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := tx.Query(ctx, `SELECT d.org_id::text, d.id::text, d.endpoint_id::text, d.event_id::text,
+	c, err := claim(ctx, q.pool, "webhook delivery", `SELECT d.org_id::text, d.id::text, d.endpoint_id::text, d.event_id::text,
 			d.event_type, d.payload::text, d.attempts, d.created_at, e.url, e.secret
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.org_id = d.org_id AND e.id = d.endpoint_id
 		WHERE d.delivered_at IS NULL AND d.next_attempt_at <= now()
 		ORDER BY d.next_attempt_at
 		LIMIT $1
-		FOR UPDATE OF d SKIP LOCKED`, limit)
-	if err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, err
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (webhook.Delivery, error) {
+		FOR UPDATE OF d SKIP LOCKED`, limit, func(r pgx.CollectableRow) (webhook.Delivery, error) {
 		var d webhook.Delivery
 		var payload string
 		err := r.Scan(&d.OrgID, &d.ID, &d.EndpointID, &d.EventID, &d.EventType, &payload, &d.Attempts,
@@ -133,68 +120,24 @@ func (q *WebhookQueue) Claim(ctx context.Context, limit int) (webhook.Batch, err
 		return d, err
 	})
 	if err != nil {
-		_ = tx.Rollback(ctx)
 		return nil, err
 	}
-	if len(items) == 0 {
-		if err := tx.Rollback(ctx); err != nil {
-			return nil, err
-		}
-		return &claimedDeliveries{}, nil
-	}
-	return &claimedDeliveries{tx: tx, items: items}, nil
+	return deliveryBatch{c}, nil
 }
 
-// claimedDeliveries is a batch of locked deliveries; tx is nil for an empty one.
-type claimedDeliveries struct {
-	tx    pgx.Tx
-	items []webhook.Delivery
-}
-
-func (c *claimedDeliveries) Items() []webhook.Delivery { return c.items }
-
-func (c *claimedDeliveries) mark(ctx context.Context, d *webhook.Delivery, sql string, args ...any) error {
-	if c.tx == nil {
-		return errors.New("webhook batch: nothing claimed")
-	}
-	tag, err := c.tx.Exec(ctx, sql, append([]any{d.OrgID, d.ID}, args...)...)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("webhook delivery %s is no longer queued", d.ID)
-	}
-	return nil
-}
+// deliveryBatch is a claimed batch of webhook deliveries.
+type deliveryBatch struct{ *claimed[webhook.Delivery] }
 
 // Delivered implements webhook.Batch; attempts counts the successful attempt too.
-func (c *claimedDeliveries) Delivered(ctx context.Context, d *webhook.Delivery) error {
-	return c.mark(ctx, d, `UPDATE webhook_deliveries SET delivered_at = clock_timestamp(), attempts = attempts + 1
+func (c deliveryBatch) Delivered(ctx context.Context, d *webhook.Delivery) error {
+	return c.mark(ctx, d.OrgID, d.ID, `UPDATE webhook_deliveries SET delivered_at = clock_timestamp(), attempts = attempts + 1
 		WHERE org_id = $1 AND id = $2 AND delivered_at IS NULL`)
 }
 
 // Failed implements webhook.Batch. The next attempt is timed by the database's clock, the one
 // claims compare with.
-func (c *claimedDeliveries) Failed(ctx context.Context, d *webhook.Delivery, lastError string, retryIn time.Duration) error {
-	return c.mark(ctx, d, `UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = $3,
+func (c deliveryBatch) Failed(ctx context.Context, d *webhook.Delivery, lastError string, retryIn time.Duration) error {
+	return c.mark(ctx, d.OrgID, d.ID, `UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = $3,
 			next_attempt_at = clock_timestamp() + $4 * interval '1 microsecond'
 		WHERE org_id = $1 AND id = $2 AND delivered_at IS NULL`, lastError, retryIn.Microseconds())
-}
-
-func (c *claimedDeliveries) Commit(ctx context.Context) error {
-	if c.tx == nil {
-		return nil
-	}
-	return c.tx.Commit(ctx)
-}
-
-func (c *claimedDeliveries) Rollback(ctx context.Context) error {
-	if c.tx == nil {
-		return nil
-	}
-	err := c.tx.Rollback(ctx)
-	if errors.Is(err, pgx.ErrTxClosed) {
-		return nil
-	}
-	return err
 }
