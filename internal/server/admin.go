@@ -75,20 +75,9 @@ func (s *server) writeAdminJSON(w http.ResponseWriter, status int, body any) {
 	}
 }
 
-// writeAdminError answers err as {"status", "detail"}, its status from statusOf. An error that
-// is not a *scimerr.Error is logged in full and answered with a generic 500.
+// writeAdminError answers err as {"status", "detail"}, classified as SCIM errors are.
 func (s *server) writeAdminError(w http.ResponseWriter, r *http.Request, err error) {
-	e := scimerr.As(err)
-	status, known := 0, false
-	if e != nil {
-		status, known = statusOf[e.Kind]
-	}
-	if !known {
-		s.log.ErrorContext(r.Context(), "internal error", "err", err.Error(), "method", r.Method,
-			"route", routePattern(r), "request_id", requestID(r.Context()))
-		e = &scimerr.Error{Detail: "internal error; the request id " + requestID(r.Context()) + " identifies it in the server's log"}
-		status = http.StatusInternalServerError
-	}
+	status, e := s.classify(r, err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd-admin"`)
 	}

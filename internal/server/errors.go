@@ -25,20 +25,25 @@ var statusOf = map[scimerr.Kind]int{
 	scimerr.KindUnavailable:          http.StatusServiceUnavailable,
 }
 
-// writeError answers err in the SCIM error schema. An error that is not a *scimerr.Error is
-// unexpected: it is logged in full and the client learns only that something went wrong.
-func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// classify returns the status and the client-facing error for err. An error that is not a
+// *scimerr.Error is unexpected: it is logged in full and the client learns only that something
+// went wrong, with the request id that finds it in the log.
+func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 	e := scimerr.As(err)
-	status, known := 0, false
 	if e != nil {
-		status, known = statusOf[e.Kind]
+		if status, ok := statusOf[e.Kind]; ok {
+			return status, e
+		}
 	}
-	if !known {
-		s.log.ErrorContext(r.Context(), "internal error", "err", err.Error(), "method", r.Method,
-			"route", routePattern(r), "request_id", requestID(r.Context()))
-		e = &scimerr.Error{Detail: "internal error; the request id " + requestID(r.Context()) + " identifies it in the server's log"}
-		status = http.StatusInternalServerError
-	}
+	s.log.ErrorContext(r.Context(), "internal error", "err", err.Error(), "method", r.Method,
+		"route", routePattern(r), "request_id", requestID(r.Context()))
+	return http.StatusInternalServerError,
+		&scimerr.Error{Detail: "internal error; the request id " + requestID(r.Context()) + " identifies it in the server's log"}
+}
+
+// writeError answers err in the SCIM error schema.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, e := s.classify(r, err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
 	}
