@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/mail"
 	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/scimd/scimd/internal/delivery"
 )
 
 // DefaultFrom is the From address when none is configured.
@@ -94,27 +95,8 @@ func NewWorker(queue Queue, sender Sender, cfg Config) (*Worker, error) {
 // is committed: the message being sent is finished and marked, the rest of the batch stays
 // queued for the next worker. Errors of the database are logged and retried after Poll.
 func (w *Worker) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-		}
-		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := w.cfg.Poll
-		switch {
-		case err != nil:
-			w.log.Error("notification delivery", "err", err.Error())
-		case n == w.cfg.BatchSize:
-			wait = 0 // a full batch: more may be due
-		}
-		timer.Reset(wait)
-	}
+	delivery.Run(ctx, w.cfg.Poll, w.cfg.BatchSize, w.log, "notification delivery", w.RunOnce)
+	return nil
 }
 
 // RunOnce claims one batch of due notifications and tries each; it returns how many it
@@ -190,12 +172,7 @@ func (w *Worker) deliver(ctx context.Context, n *Notification) error {
 
 // backoff is the wait after the attempt-th failed attempt.
 func (w *Worker) backoff(attempt int) time.Duration {
-	d := w.cfg.RetryBase
-	for i := 1; i < attempt && d < w.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, w.cfg.RetryMax)
-	return d + rand.N(d/5+1)
+	return delivery.Backoff(attempt, w.cfg.RetryBase, w.cfg.RetryMax)
 }
 
 var emailLike = regexp.MustCompile(`[^\s<>()\[\],;:"']+@[^\s<>()\[\],;:"']+`)

@@ -11,13 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/scimd/scimd/internal/delivery"
 )
 
 // Delivery is one event to POST to one endpoint.
@@ -143,27 +144,8 @@ func NewWorker(queue Queue, cfg Config) *Worker {
 // delivered again later), the outcomes already known are stored. Database errors are logged
 // and retried after Poll.
 func (w *Worker) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-		}
-		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := w.cfg.Poll
-		switch {
-		case err != nil:
-			w.log.Error("webhook delivery", "err", err.Error())
-		case n == w.cfg.BatchSize:
-			wait = 0 // a full batch: more may be due
-		}
-		timer.Reset(wait)
-	}
+	delivery.Run(ctx, w.cfg.Poll, w.cfg.BatchSize, w.log, "webhook delivery", w.RunOnce)
+	return nil
 }
 
 // outcome is the result of one attempt; abandoned is set when the worker was stopped during
@@ -275,12 +257,7 @@ func (w *Worker) deliver(ctx context.Context, d *Delivery) error {
 
 // backoff is the wait after the attempt-th failed attempt.
 func (w *Worker) backoff(attempt int) time.Duration {
-	d := w.cfg.RetryBase
-	for i := 1; i < attempt && d < w.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, w.cfg.RetryMax)
-	return d + rand.N(d/5+1)
+	return delivery.Backoff(attempt, w.cfg.RetryBase, w.cfg.RetryMax)
 }
 
 // errorText makes an error storable and loggable: valid UTF-8 on one line, without control
