@@ -80,7 +80,8 @@ func FromExtension(doc map[string]any) Grants {
 }
 
 // Write stores g in doc: the extension's orgRole, accountRole and products, and the roles and
-// entitlements views.
+// entitlements views. Roles of doc that are not grants (an identity provider's own app roles)
+// are kept after the two grant roles.
 func (g Grants) Write(doc map[string]any) {
 	e := ext(doc)
 	if e == nil {
@@ -88,10 +89,10 @@ func (g Grants) Write(doc map[string]any) {
 		doc[ExtURN] = e
 	}
 	e["orgRole"], e["accountRole"] = g.OrgRole, g.AccountRole
-	doc["roles"] = []any{
+	doc["roles"] = append([]any{
 		map[string]any{"value": orgRoleType + ":" + g.OrgRole, "type": orgRoleType},
 		map[string]any{"value": accountRoleType + ":" + g.AccountRole, "type": accountRoleType},
-	}
+	}, OtherRoles(doc["roles"])...)
 	if len(g.Products) == 0 {
 		delete(e, "products")
 		delete(doc, "entitlements")
@@ -128,6 +129,10 @@ func Reconcile(doc, prev map[string]any, replace bool) (Grants, error) {
 
 	// Roles: from the roles view if it changed, else from the extension.
 	rolesGiven, rolesChanged := changed(doc["roles"], prevDoc["roles"], replace)
+	if !rolesGiven {
+		// Roles left out of a PUT keep their stored value, app roles included.
+		doc["roles"] = prevDoc["roles"]
+	}
 	var viewOrg, viewAccount string
 	if rolesGiven && rolesChanged {
 		var err error
@@ -224,6 +229,31 @@ func Apply(direct, shown, want Grants) Grants {
 	return out
 }
 
+// IsGrantRole reports whether an element of roles names an orgRole or an accountRole (by its
+// type, or by a value such as "orgRole:admin"), as opposed to a role scimd only stores.
+func IsGrantRole(e any) bool {
+	m, _ := e.(map[string]any)
+	typ, _ := m["type"].(string)
+	val, _ := m["value"].(string)
+	kind, _, found := strings.Cut(val, ":")
+	if !found {
+		kind = typ
+	}
+	return strings.EqualFold(kind, orgRoleType) || strings.EqualFold(kind, accountRoleType)
+}
+
+// OtherRoles returns the elements of roles that are not grant roles.
+func OtherRoles(roles any) []any {
+	list, _ := roles.([]any)
+	var out []any
+	for _, e := range list {
+		if !IsGrantRole(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // changed reports whether the write mentions an attribute (given) and whether its value
 // differs from before. With replace, an attribute the body leaves out is not given; with
 // PATCH, an attribute that disappeared was removed and so is given, as nothing.
@@ -234,8 +264,9 @@ func changed(v, prev any, replace bool) (given, diff bool) {
 	return true, !reflect.DeepEqual(v, prev)
 }
 
-// parseRoles reads the roles view. Each element names a role as "orgRole:admin" or
-// "accountRole:member" in its value, or as a value with a type of orgRole or accountRole.
+// parseRoles reads the grant roles of the roles view. Each names a role as "orgRole:admin" or
+// "accountRole:member" in its value, or as a value with a type of orgRole or accountRole; other
+// elements are an identity provider's own roles, which scimd stores but which grant nothing.
 // Elements that were not in the previous view win over those that were, so that a PATCH that
 // adds "orgRole:admin" to a view still holding "orgRole:user" means admin.
 func parseRoles(v, prev any) (orgRole, accountRole string, err error) {
@@ -246,6 +277,9 @@ func parseRoles(v, prev any) (orgRole, accountRole string, err error) {
 		m, _ := e.(map[string]any)
 		val, _ := m["value"].(string)
 		typ, _ := m["type"].(string)
+		if !IsGrantRole(e) {
+			continue // an identity provider's own role, stored as given
+		}
 		kind, role, found := strings.Cut(val, ":")
 		if !found {
 			kind, role = typ, val

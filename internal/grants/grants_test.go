@@ -83,8 +83,12 @@ func TestReconcile(t *testing.T) {
 				return d
 			},
 			want: Grants{OrgRole: OrgAdmin, AccountRole: AccountAdmin}},
-		{name: "unknown role", replace: true, err: `role "superuser" is not one of`,
-			doc: func() map[string]any { return map[string]any{"roles": []any{map[string]any{"value": "superuser"}}} }},
+		{name: "unknown grant role", replace: true, err: `role "orgRole:superuser" is not one of`,
+			doc: func() map[string]any { return map[string]any{"roles": []any{map[string]any{"value": "orgRole:superuser"}}} }},
+		{name: "unknown role by type", replace: true, err: `role "root" is not one of`,
+			doc: func() map[string]any {
+				return map[string]any{"roles": []any{map[string]any{"value": "root", "type": "accountRole"}}}
+			}},
 		{name: "unknown orgRole in extension", replace: true, err: `orgRole "root" is not one of`,
 			doc: func() map[string]any { return map[string]any{ExtURN: map[string]any{"orgRole": "root"}} }},
 		{name: "views that disagree", replace: true, err: "send one of them",
@@ -117,4 +121,28 @@ func TestReconcile(t *testing.T) {
 			require.Equal(t, stored(tc.want)["entitlements"], doc["entitlements"])
 		})
 	}
+}
+
+// Roles that name no grant (an identity provider's app roles, the SCIM Validator's random
+// values) are stored as given beside the grant roles, grant nothing, and survive a PUT that
+// leaves roles out.
+func TestAppRolesAreKept(t *testing.T) {
+	t.Parallel()
+	app := map[string]any{"value": "Hbqu", "display": "Ucqf", "type": "WindowsAzureActiveDirectoryRole", "primary": true}
+	doc := map[string]any{"roles": []any{app, map[string]any{"value": "orgRole:admin"}}}
+	g, err := Reconcile(doc, nil, true)
+	require.NoError(t, err)
+	require.Equal(t, OrgAdmin, g.OrgRole)
+	require.Equal(t, []any{
+		map[string]any{"value": "orgRole:admin", "type": "orgRole"},
+		map[string]any{"value": "accountRole:member", "type": "accountRole"},
+		app,
+	}, doc["roles"])
+	require.Equal(t, []any{app}, OtherRoles(doc["roles"]))
+
+	next := map[string]any{"userName": "u"}
+	g, err = Reconcile(next, doc, true)
+	require.NoError(t, err)
+	require.Equal(t, OrgAdmin, g.OrgRole)
+	require.Equal(t, doc["roles"], next["roles"])
 }

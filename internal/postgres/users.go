@@ -51,8 +51,9 @@ var userColumns = []struct{ path, column string }{
 }
 
 // valueAttrs are the multi-valued attributes stored in user_values, one row per element.
-// roles and entitlements are not stored: they are views of the grants (package grants).
-var valueAttrs = []string{"emails", "phoneNumbers", "ims", "photos", "x509Certificates"}
+// entitlements are not stored: they are a view of the products granted (package grants); of
+// roles, only those that are not grants (an identity provider's app roles) are.
+var valueAttrs = []string{"emails", "phoneNumbers", "ims", "photos", "roles", "x509Certificates"}
 
 // addressColumns maps the sub-attributes of addresses to columns of user_addresses.
 var addressColumns = []struct{ sub, column string }{
@@ -97,11 +98,13 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 			from:    "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
 			columns: map[string]string{"value": "c.product", "type": "'product'"},
 		},
-		// Both roles of the user as the rows of the roles view.
+		// The rows of the roles view: the user's two grant roles and its stored app roles.
 		"roles": {
-			from: "(VALUES ('orgRole:' || {p}.eff_org_role, 'orgRole'), ('accountRole:' || {p}.eff_account_role, 'accountRole'))" +
-				" AS c(value, type) WHERE TRUE",
-			columns: map[string]string{"value": "c.value", "type": "c.type"},
+			from: "(SELECT 'orgRole:' || {p}.eff_org_role AS value, 'orgRole' AS type, NULL::text AS display, false AS \"primary\"" +
+				" UNION ALL SELECT 'accountRole:' || {p}.eff_account_role, 'accountRole', NULL, false" +
+				" UNION ALL SELECT v.value, v.type, v.display, v.\"primary\" FROM user_values v" +
+				" WHERE v.org_id = {p}.org_id AND v.user_id = {p}.id AND v.attr = 'roles') AS c WHERE TRUE",
+			columns: map[string]string{"value": "c.value", "type": "c.type", "display": "c.display", "primary": `c."primary"`},
 		},
 		grants.ExtURN + ":products": {
 			from:    "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
@@ -125,6 +128,9 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 			return nil, err
 		}
 		s.valuePath[name] = p
+		if _, ok := s.table.children[p.String()]; ok {
+			continue // roles: a view with grant rows of its own, above
+		}
 		s.table.children[p.String()] = child{
 			from:    "user_values c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id AND c.attr = '" + name + "'",
 			columns: valueCols,
@@ -233,11 +239,12 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 			p.Set(r.Doc, *texts[i])
 		}
 	}
-	eff.Write(r.Doc)
-	setComputed(r.Doc, strconv.FormatInt(accountID, 10))
+	// The stored app roles are read first: the grant roles are written before them.
 	if err := s.decodeValues(r.Doc, values); err != nil {
 		return nil, err
 	}
+	eff.Write(r.Doc)
+	setComputed(r.Doc, strconv.FormatInt(accountID, 10))
 	if err := s.decodeGroups(r.Doc, groups); err != nil {
 		return nil, err
 	}
@@ -428,6 +435,9 @@ func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]
 			changed = true
 		}
 		list, _ := p.Get(doc).([]any)
+		if name == "roles" {
+			list = grants.OtherRoles(list) // grant roles are stored as grants
+		}
 		for i, e := range list {
 			el, _ := e.(map[string]any)
 			n := name

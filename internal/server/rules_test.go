@@ -370,3 +370,33 @@ func TestTenantIsolationUsersAndGroups(t *testing.T) {
 
 // urlq escapes a filter for a query string.
 func urlq(s string) string { return url.QueryEscape(s) }
+
+// The SCIM Validator (and Entra app roles) send roles that name no grant; they are stored as
+// given beside the grant roles, are filterable, and grant nothing.
+func TestAppRoles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.createUser(map[string]any{"userName": "msv@example.com",
+		"roles": []any{map[string]any{"primary": "True", "display": "Ucqf", "value": "Hbqu", "type": "Bpfo"}}})
+	id := u["id"].(string)
+	want := []any{
+		map[string]any{"value": "orgRole:user", "type": "orgRole"},
+		map[string]any{"value": "accountRole:member", "type": "accountRole"},
+		map[string]any{"value": "Hbqu", "display": "Ucqf", "type": "Bpfo", "primary": true},
+	}
+	require.Equal(t, want, u["roles"])
+	got := e.must(http.StatusOK, http.MethodGet, "/Users/"+id, nil, nil).Body
+	require.Equal(t, want, got["roles"])
+	require.Equal(t, "user", get(got, extURN, "orgRole"))
+	require.Equal(t, []string{id}, ids(e.must(http.StatusOK, http.MethodGet, "/Users?filter="+urlq(`roles[value eq "Hbqu" and primary eq true]`), nil, nil)))
+	require.Equal(t, []string{id}, ids(e.must(http.StatusOK, http.MethodGet, "/Users?filter="+urlq(`roles.value eq "orgRole:user"`), nil, nil)))
+	// Okta's GET-then-PUT changes nothing; a PUT without roles keeps them.
+	r := e.must(http.StatusOK, http.MethodPut, "/Users/"+id, got, nil)
+	require.Equal(t, got["meta"].(map[string]any)["version"], r.Body["meta"].(map[string]any)["version"])
+	r = e.must(http.StatusOK, http.MethodPut, "/Users/"+id, map[string]any{"userName": "msv@example.com"}, nil)
+	require.Equal(t, want, r.Body["roles"])
+	// Removing the app role leaves the grant roles.
+	r = e.must(http.StatusOK, http.MethodPatch, "/Users/"+id, patchBody(op("remove", `roles[value eq "Hbqu"]`, nil)), nil)
+	require.Equal(t, want[:2], r.Body["roles"])
+	require.Zero(t, e.count("SELECT count(*) FROM user_values WHERE user_id = $1 AND attr = 'roles'", id))
+}
