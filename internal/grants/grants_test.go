@@ -84,7 +84,9 @@ func TestReconcile(t *testing.T) {
 			},
 			want: Grants{OrgRole: OrgAdmin, AccountRole: AccountAdmin}},
 		{name: "unknown grant role", replace: true, err: `role "orgRole:superuser" is not one of`,
-			doc: func() map[string]any { return map[string]any{"roles": []any{map[string]any{"value": "orgRole:superuser"}}} }},
+			doc: func() map[string]any {
+				return map[string]any{"roles": []any{map[string]any{"value": "orgRole:superuser"}}}
+			}},
 		{name: "unknown role by type", replace: true, err: `role "root" is not one of`,
 			doc: func() map[string]any {
 				return map[string]any{"roles": []any{map[string]any{"value": "root", "type": "accountRole"}}}
