@@ -5,52 +5,17 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 )
 
-func (c *cli) insertGroup(org, name string, users ...string) string {
-	c.t.Helper()
-	id := uuid.NewString()
-	_, err := c.pool.Exec(context.Background(), `INSERT INTO groups (org_id, id, display_name) VALUES ($1, $2, $3)`, org, id, name)
-	require.NoError(c.t, err)
-	for _, u := range users {
-		_, err := c.pool.Exec(context.Background(), `INSERT INTO group_members (org_id, group_id, member_id, member_type)
-			VALUES ($1, $2, $3, 'User')`, org, id, u)
-		require.NoError(c.t, err)
-	}
-	return id
-}
-
-// mappingState is everything stored that a mapping or setting change may touch.
-func (c *cli) mappingState() map[string][]map[string]any {
-	c.t.Helper()
-	out := map[string][]map[string]any{}
-	for name, sql := range map[string]string{
-		"organizations":           "SELECT * FROM organizations ORDER BY id",
-		"group_members":           "SELECT * FROM group_members ORDER BY org_id, group_id, member_id",
-		"group_mappings":          "SELECT * FROM group_mappings ORDER BY org_id, group_id",
-		"group_mapping_products":  "SELECT * FROM group_mapping_products ORDER BY org_id, group_id, product",
-		"users":                   "SELECT id, eff_org_role, eff_account_role FROM users ORDER BY id",
-		"user_effective_products": "SELECT * FROM user_effective_products ORDER BY org_id, user_id, product",
-	} {
-		rows, err := c.pool.Query(context.Background(), sql)
-		require.NoError(c.t, err)
-		all, err := pgx.CollectRows(rows, pgx.RowToMap)
-		require.NoError(c.t, err)
-		out[name] = all
-	}
-	return out
-}
-
 // failsMapping is fails, with the mapping tables and effective grants also unchanged.
 func (c *cli) failsMapping(args []string, fragments ...string) {
 	c.t.Helper()
-	before := c.mappingState()
+	before := orgstest.MappingState(c.t, c.pool)
 	c.fails(args, fragments...)
-	require.Equal(c.t, before, c.mappingState())
+	require.Equal(c.t, before, orgstest.MappingState(c.t, c.pool))
 }
 
 func (c *cli) eff(user string) (orgRole, accountRole string, products []string) {
@@ -68,9 +33,9 @@ func TestCLIGroupMappings(t *testing.T) {
 	other := c.createOrg("--name", "Globex")
 	ada := orgstest.InsertUser(t, c.pool, org, "ada@acme.example", "user", true)
 	bob := orgstest.InsertUser(t, c.pool, org, "bob@acme.example", "user", true)
-	eng := c.insertGroup(org, "Engineering", ada, bob)
-	ops := c.insertGroup(org, "Operations", ada)
-	theirs := c.insertGroup(other, "Globex staff")
+	eng := orgstest.InsertGroup(c.t, c.pool, org, "Engineering", ada, bob)
+	ops := orgstest.InsertGroup(c.t, c.pool, org, "Operations", ada)
+	theirs := orgstest.InsertGroup(c.t, c.pool, other, "Globex staff")
 
 	out := c.ok("group-mapping", "set", "--org", org, "--group", eng, "--products", "meeting, webinar", "--org-role", "admin-readonly")
 	require.Equal(t, "group "+eng+" (Engineering) of organization "+org+" maps to orgRole admin-readonly, accountRole -, products meeting,webinar\n"+
@@ -150,7 +115,7 @@ func TestCLIOrgSet(t *testing.T) {
 	require.Equal(t, true, o["nested_groups"])
 	require.Equal(t, "Acme", o["name"])
 
-	parent, child := c.insertGroup(org, "Parent"), c.insertGroup(org, "Child")
+	parent, child := orgstest.InsertGroup(c.t, c.pool, org, "Parent"), orgstest.InsertGroup(c.t, c.pool, org, "Child")
 	_, err := c.pool.Exec(context.Background(), `INSERT INTO group_members (org_id, group_id, member_id, member_type)
 		VALUES ($1, $2, $3, 'Group')`, org, parent, child)
 	require.NoError(t, err)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -252,29 +251,11 @@ func TestCLITokens(t *testing.T) {
 	c.fails([]string{"token", "create", "--org", other, "--issuer", admin}, "is not a user of organization "+other)
 }
 
-// lockedBuffer collects output written from another goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serveAdmin runs "scimd serve" with env until the test ends and returns its root URL.
 func serveAdmin(t *testing.T, env map[string]string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out syncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"scimd", "serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, io.Discard)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -15,15 +14,6 @@ import (
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 	"github.com/scimd/scimd/internal/scimerr"
 )
-
-// insertGroup stores a group of org straight into the database and returns its id.
-func insertGroup(t *testing.T, pool *pgxpool.Pool, org, name string) string {
-	t.Helper()
-	id := uuid.NewString()
-	_, err := pool.Exec(context.Background(), `INSERT INTO groups (org_id, id, display_name) VALUES ($1, $2, $3)`, org, id, name)
-	require.NoError(t, err)
-	return id
-}
 
 // insertMember makes member ("User" or "Group") a member of group, straight in the database:
 // effective grants are not refreshed.
@@ -45,34 +35,13 @@ func effective(t *testing.T, pool *pgxpool.Pool, org, user string) grants.Grants
 	return g
 }
 
-// mappingState is everything a mapping change may touch.
-func mappingState(t *testing.T, pool *pgxpool.Pool) map[string][]map[string]any {
-	t.Helper()
-	out := map[string][]map[string]any{}
-	for table, sql := range map[string]string{
-		"organizations":           "SELECT * FROM organizations ORDER BY id",
-		"group_mappings":          "SELECT * FROM group_mappings ORDER BY org_id, group_id",
-		"group_mapping_products":  "SELECT * FROM group_mapping_products ORDER BY org_id, group_id, product",
-		"group_members":           "SELECT * FROM group_members ORDER BY org_id, group_id, member_id",
-		"users":                   "SELECT org_id, id, org_role, account_role, eff_org_role, eff_account_role, active FROM users ORDER BY org_id, id",
-		"user_effective_products": "SELECT * FROM user_effective_products ORDER BY org_id, user_id, product",
-	} {
-		rows, err := pool.Query(context.Background(), sql)
-		require.NoError(t, err)
-		all, err := pgx.CollectRows(rows, pgx.RowToMap)
-		require.NoError(t, err)
-		out[table] = all
-	}
-	return out
-}
-
 // refusedMapping runs fn, which must fail with kind, and requires that nothing stored changed,
 // mappings and effective grants included.
 func (f *fixture) refusedMapping(kind scimerr.Kind, fn func() error, fragments ...string) {
 	f.t.Helper()
-	before, beforeOrgs := mappingState(f.t, f.pool), orgstest.Snapshot(f.t, f.pool)
+	before, beforeOrgs := orgstest.MappingState(f.t, f.pool), orgstest.Snapshot(f.t, f.pool)
 	requireErr(f.t, fn(), kind, fragments...)
-	require.Equal(f.t, before, mappingState(f.t, f.pool), "a refused request must change nothing")
+	require.Equal(f.t, before, orgstest.MappingState(f.t, f.pool), "a refused request must change nothing")
 	require.Equal(f.t, beforeOrgs, orgstest.Snapshot(f.t, f.pool), "a refused request must change nothing")
 }
 
@@ -89,8 +58,8 @@ func TestGroupMappingSetListRemove(t *testing.T) {
 	orgstest.Grant(t, f.pool, org, bob, "training")
 	_, err := f.pool.Exec(f.ctx, `INSERT INTO user_effective_products (org_id, user_id, product) VALUES ($1, $2, 'training')`, org, bob)
 	require.NoError(t, err)
-	eng := insertGroup(t, f.pool, org, "Engineering")
-	all := insertGroup(t, f.pool, org, "all staff")
+	eng := orgstest.InsertGroup(t, f.pool, org, "Engineering")
+	all := orgstest.InsertGroup(t, f.pool, org, "all staff")
 	insertMember(t, f.pool, org, eng, ada, "User")
 	insertMember(t, f.pool, org, eng, bob, "User")
 	insertMember(t, f.pool, org, eng, off, "User")
@@ -193,9 +162,9 @@ func TestGroupMappingRefusals(t *testing.T) {
 	f := newFixture(t)
 	org := f.a.ID
 	ada := orgstest.InsertUser(t, f.pool, org, "ada@acme.example", "user", true)
-	eng := insertGroup(t, f.pool, org, "Engineering")
+	eng := orgstest.InsertGroup(t, f.pool, org, "Engineering")
 	insertMember(t, f.pool, org, eng, ada, "User")
-	theirs := insertGroup(t, f.pool, f.b.ID, "Globex staff")
+	theirs := orgstest.InsertGroup(t, f.pool, f.b.ID, "Globex staff")
 	_, err := f.svc.SetGroupMapping(f.ctx, org, eng, orgs.MappingInput{Products: []string{"meeting"}})
 	require.NoError(t, err)
 
@@ -248,7 +217,7 @@ func TestGroupMappingKeepsAnAdmin(t *testing.T) {
 	f := newFixture(t)
 	org := f.a.ID
 	ada := orgstest.InsertUser(t, f.pool, org, "ada@acme.example", "user", true)
-	admins := insertGroup(t, f.pool, org, "Admins")
+	admins := orgstest.InsertGroup(t, f.pool, org, "Admins")
 	insertMember(t, f.pool, org, admins, ada, "User")
 	set, err := f.svc.SetGroupMapping(f.ctx, org, admins, orgs.MappingInput{OrgRole: "admin"})
 	require.NoError(t, err)
@@ -293,12 +262,12 @@ func TestNestedGroupsSetting(t *testing.T) {
 	_, err = f.svc.SetNestedGroups(f.ctx, org, true)
 	require.NoError(t, err, "enabling twice is fine")
 
-	a, b, c := insertGroup(t, f.pool, org, "A"), insertGroup(t, f.pool, org, "B"), insertGroup(t, f.pool, org, "C")
+	a, b, c := orgstest.InsertGroup(t, f.pool, org, "A"), orgstest.InsertGroup(t, f.pool, org, "B"), orgstest.InsertGroup(t, f.pool, org, "C")
 	insertMember(t, f.pool, org, a, b, "Group")
 	insertMember(t, f.pool, org, b, c, "Group")
 	insertMember(t, f.pool, org, a, orgstest.InsertUser(t, f.pool, org, "ada@acme.example", "user", true), "User")
 	// The other organization's nested memberships do not count here.
-	x, y := insertGroup(t, f.pool, f.b.ID, "X"), insertGroup(t, f.pool, f.b.ID, "Y")
+	x, y := orgstest.InsertGroup(t, f.pool, f.b.ID, "X"), orgstest.InsertGroup(t, f.pool, f.b.ID, "Y")
 	insertMember(t, f.pool, f.b.ID, x, y, "Group")
 
 	f.refusedMapping(scimerr.KindConflict, func() error {

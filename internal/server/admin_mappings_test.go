@@ -6,53 +6,17 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 )
 
-// insertGroup stores a group of org straight into the database.
-func (a *adminAPI) insertGroup(org, name string, users ...string) string {
-	a.t.Helper()
-	id := uuid.NewString()
-	_, err := a.pool.Exec(context.Background(), `INSERT INTO groups (org_id, id, display_name) VALUES ($1, $2, $3)`, org, id, name)
-	require.NoError(a.t, err)
-	for _, u := range users {
-		_, err := a.pool.Exec(context.Background(), `INSERT INTO group_members (org_id, group_id, member_id, member_type)
-			VALUES ($1, $2, $3, 'User')`, org, id, u)
-		require.NoError(a.t, err)
-	}
-	return id
-}
-
-// mappingState is everything stored that a mapping or setting change may touch.
-func (a *adminAPI) mappingState() map[string][]map[string]any {
-	a.t.Helper()
-	out := map[string][]map[string]any{}
-	for name, sql := range map[string]string{
-		"organizations":           "SELECT * FROM organizations ORDER BY id",
-		"group_members":           "SELECT * FROM group_members ORDER BY org_id, group_id, member_id",
-		"group_mappings":          "SELECT * FROM group_mappings ORDER BY org_id, group_id",
-		"group_mapping_products":  "SELECT * FROM group_mapping_products ORDER BY org_id, group_id, product",
-		"users":                   "SELECT id, eff_org_role, eff_account_role FROM users ORDER BY id",
-		"user_effective_products": "SELECT * FROM user_effective_products ORDER BY org_id, user_id, product",
-	} {
-		rows, err := a.pool.Query(context.Background(), sql)
-		require.NoError(a.t, err)
-		all, err := pgx.CollectRows(rows, pgx.RowToMap)
-		require.NoError(a.t, err)
-		out[name] = all
-	}
-	return out
-}
-
 // refusedMapping is refused, with the mapping tables and effective grants also unchanged.
 func (a *adminAPI) refusedMapping(status int, method, path string, body any, fragments ...string) {
 	a.t.Helper()
-	before := a.mappingState()
+	before := orgstest.MappingState(a.t, a.pool)
 	a.refused(status, method, path, body, fragments...)
-	require.Equal(a.t, before, a.mappingState(), "%s %s must change nothing", method, path)
+	require.Equal(a.t, before, orgstest.MappingState(a.t, a.pool), "%s %s must change nothing", method, path)
 }
 
 func (a *adminAPI) effOrgRole(user string) string {
@@ -68,7 +32,7 @@ func TestAdminGroupMappings(t *testing.T) {
 	org := a.createOrg("Acme", "acme.example")
 	ada := orgstest.InsertUser(t, a.pool, org, "ada@acme.example", "user", true)
 	orgstest.InsertUser(t, a.pool, org, "root@acme.example", "admin", true)
-	gid := a.insertGroup(org, "Engineering", ada)
+	gid := orgstest.InsertGroup(a.t, a.pool, org, "Engineering", ada)
 	path := "/admin/v1/orgs/" + org + "/group-mappings/" + gid
 
 	r := a.must(http.StatusCreated, http.MethodPut, path, map[string]any{"org_role": "admin-readonly", "products": []string{"webinar", "meeting"}})
@@ -113,8 +77,8 @@ func TestAdminGroupMappingRefusals(t *testing.T) {
 	org := a.createOrg("Acme", "acme.example")
 	other := a.createOrg("Globex", "globex.example")
 	ada := orgstest.InsertUser(t, a.pool, org, "ada@acme.example", "user", true)
-	gid := a.insertGroup(org, "Admins", ada)
-	theirs := a.insertGroup(other, "Globex staff")
+	gid := orgstest.InsertGroup(a.t, a.pool, org, "Admins", ada)
+	theirs := orgstest.InsertGroup(a.t, a.pool, other, "Globex staff")
 	base := "/admin/v1/orgs/" + org + "/group-mappings/"
 	a.must(http.StatusCreated, http.MethodPut, base+gid, map[string]any{"org_role": "admin"})
 	require.Equal(t, "admin", a.effOrgRole(ada))
@@ -141,7 +105,7 @@ func TestAdminGroupMappingRefusals(t *testing.T) {
 	a.refusedMapping(http.StatusConflict, http.MethodPut, base+gid, map[string]any{"org_role": "admin-readonly"}, "without an active admin")
 	a.refusedMapping(http.StatusConflict, http.MethodDelete, base+gid, nil, "without an active admin")
 
-	before := a.mappingState()
+	before := orgstest.MappingState(a.t, a.pool)
 	r := a.callWith(http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {"Bearer " + a.token}},
 		http.MethodPut, base+gid, `org_role=user`)
 	requireAdminError(t, r, http.StatusUnsupportedMediaType)
@@ -149,7 +113,7 @@ func TestAdminGroupMappingRefusals(t *testing.T) {
 	requireAdminError(t, r, http.StatusUnauthorized)
 	r = a.callWith(http.Header{"Authorization": {"Bearer wrong-token-0123456789"}}, http.MethodDelete, base+gid, nil)
 	requireAdminError(t, r, http.StatusUnauthorized)
-	require.Equal(t, before, a.mappingState())
+	require.Equal(t, before, orgstest.MappingState(a.t, a.pool))
 	require.Equal(t, "admin", a.effOrgRole(ada))
 }
 
@@ -172,7 +136,7 @@ func TestAdminNestedGroupsSetting(t *testing.T) {
 	require.True(t, nested(org))
 	require.False(t, nested(other))
 
-	parent, child := a.insertGroup(org, "Parent"), a.insertGroup(org, "Child")
+	parent, child := orgstest.InsertGroup(a.t, a.pool, org, "Parent"), orgstest.InsertGroup(a.t, a.pool, org, "Child")
 	_, err := a.pool.Exec(context.Background(), `INSERT INTO group_members (org_id, group_id, member_id, member_type)
 		VALUES ($1, $2, $3, 'Group')`, org, parent, child)
 	require.NoError(t, err)

@@ -62,3 +62,40 @@ func Count(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) int {
 	require.NoError(t, pool.QueryRow(context.Background(), sql, args...).Scan(&n))
 	return n
 }
+
+// InsertGroup stores a group of org straight into the database, with users as members, and
+// returns its id. Effective grants are not refreshed.
+func InsertGroup(t testing.TB, pool *pgxpool.Pool, org, name string, users ...string) string {
+	t.Helper()
+	id := uuid.NewString()
+	_, err := pool.Exec(context.Background(), `INSERT INTO groups (org_id, id, display_name) VALUES ($1, $2, $3)`, org, id, name)
+	require.NoError(t, err)
+	for _, u := range users {
+		_, err := pool.Exec(context.Background(), `INSERT INTO group_members (org_id, group_id, member_id, member_type)
+			VALUES ($1, $2, $3, 'User')`, org, id, u)
+		require.NoError(t, err)
+	}
+	return id
+}
+
+// MappingState reads everything stored that a group mapping or an organization setting may
+// change: memberships, mappings and effective grants.
+func MappingState(t testing.TB, pool *pgxpool.Pool) State {
+	t.Helper()
+	out := State{}
+	for table, sql := range map[string]string{
+		"organizations":           "SELECT * FROM organizations ORDER BY id",
+		"group_mappings":          "SELECT * FROM group_mappings ORDER BY org_id, group_id",
+		"group_mapping_products":  "SELECT * FROM group_mapping_products ORDER BY org_id, group_id, product",
+		"group_members":           "SELECT * FROM group_members ORDER BY org_id, group_id, member_id",
+		"users":                   "SELECT org_id, id, org_role, account_role, eff_org_role, eff_account_role, active FROM users ORDER BY org_id, id",
+		"user_effective_products": "SELECT * FROM user_effective_products ORDER BY org_id, user_id, product",
+	} {
+		rows, err := pool.Query(context.Background(), sql)
+		require.NoError(t, err)
+		all, err := pgx.CollectRows(rows, pgx.RowToMap)
+		require.NoError(t, err)
+		out[table] = all
+	}
+	return out
+}
