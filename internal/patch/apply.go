@@ -24,7 +24,7 @@ func Apply(rt *schema.ResourceType, doc map[string]any, ops []Operation) error {
 	if doc == nil {
 		return errors.New("patch: Apply needs a non-nil document")
 	}
-	a := &applier{rt: rt, doc: cloneMap(doc)}
+	a := &applier{rt: rt, doc: schema.Clone(doc)}
 	for i, o := range ops {
 		if err := a.apply(o); err != nil {
 			return wrap(i, o, err)
@@ -281,7 +281,7 @@ func (a *applier) single(op string, p schema.Path, v any) error {
 // merge returns a copy of old (a value of the complex attribute top) with the sub-attributes of
 // nv set (nil values remove them). It refuses to change a set immutable sub-attribute.
 func merge(top schema.Path, old, nv map[string]any) (map[string]any, error) {
-	out := cloneMap(old)
+	out := schema.Clone(old)
 	if out == nil {
 		out = map[string]any{}
 	}
@@ -360,7 +360,7 @@ func (a *applier) list(op string, p schema.Path, v any) error {
 		}
 		if isPrimary(e) {
 			if !isPrimary(out[i]) {
-				m := cloneMap(out[i].(map[string]any))
+				m := schema.Clone(out[i].(map[string]any))
 				m["primary"] = true
 				out[i] = m
 			}
@@ -642,7 +642,7 @@ func clearOtherPrimaries(out []any, keep int) {
 	}
 	for i, e := range out {
 		if i != keep && isPrimary(e) {
-			m := cloneMap(e.(map[string]any))
+			m := schema.Clone(e.(map[string]any))
 			delete(m, "primary")
 			out[i] = m
 		}
@@ -663,31 +663,6 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func cloneMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = cloneValue(v)
-	}
-	return out
-}
-
-func cloneValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return cloneMap(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = cloneValue(e)
-		}
-		return out
-	}
-	return v
 }
 
 // wrap prefixes err's detail with the operation it comes from.

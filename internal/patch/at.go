@@ -10,7 +10,7 @@ import (
 // Callers that carry out some operations themselves (group members) use it for the rest, so
 // error details still name the operation's place in the request.
 func ApplyAt(rt *schema.ResourceType, doc map[string]any, i int, op Operation) error {
-	a := &applier{rt: rt, doc: cloneMap(doc)}
+	a := &applier{rt: rt, doc: schema.Clone(doc)}
 	if err := a.apply(op); err != nil {
 		return wrap(i, op, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/scimd/scimd/internal/schema"
 )
 
 // FuzzApply parses arbitrary request bodies and applies them to a sample User and Group: Apply
@@ -42,7 +44,7 @@ func FuzzApply(f *testing.F) {
 			if _, ok := start["members"]; ok {
 				rt = reg.Group
 			}
-			doc := cloneMap(start)
+			doc := schema.Clone(start)
 			if err := Apply(rt, doc, ops); err != nil {
 				require.Equal(t, start, doc)
 				continue

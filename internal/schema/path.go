@@ -226,6 +226,9 @@ func Clone(doc map[string]any) map[string]any {
 func cloneValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
+		if x == nil {
+			return x
+		}
 		m := make(map[string]any, len(x))
 		for k, e := range x {
 			m[k] = cloneValue(e)
