@@ -516,32 +516,9 @@ func (b *bulkRun) result(op *bulkOp, status int, res *directory.Resource) *bulkR
 
 // errResult is a failed operation's result: its response is what writeError answers.
 func (b *bulkRun) errResult(op *bulkOp, err error, location string) *bulkResult {
-	rec := &bodyRecorder{header: http.Header{}}
-	b.s.writeError(rec, b.r, err)
-	var body map[string]any
-	_ = json.Unmarshal(rec.body.Bytes(), &body)
+	status, body := b.s.errorBody(b.r, err)
 	return &bulkResult{Method: op.method, BulkID: op.bulkID, Location: location,
-		Status: strconv.Itoa(rec.status), Response: body, failed: true}
-}
-
-// bodyRecorder keeps what a handler writes.
-type bodyRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *bodyRecorder) Header() http.Header { return w.header }
-
-func (w *bodyRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
-
-func (w *bodyRecorder) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(p)
+		Status: strconv.Itoa(status), Response: body, failed: true}
 }
 
 // resolve is the id of the resource created by the operation that defines bulkId ref.

@@ -43,10 +43,17 @@ func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 
 // writeError answers err in the SCIM error schema.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, e := s.classify(r, err)
+	status, body := s.errorBody(r, err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
 	}
+	s.writeJSON(w, status, body)
+}
+
+// errorBody is err's status and its body in the SCIM error schema, as writeError answers and
+// as a bulk operation's response carries.
+func (s *server) errorBody(r *http.Request, err error) (int, map[string]any) {
+	status, e := s.classify(r, err)
 	body := map[string]any{
 		"schemas": []string{schema.ErrorURN},
 		"status":  strconv.Itoa(status),
@@ -55,7 +62,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.ScimType != "" {
 		body["scimType"] = e.ScimType
 	}
-	s.writeJSON(w, status, body)
+	return status, body
 }
 
 // logAttrs are the fields every request log line carries; none of them is personal data.
