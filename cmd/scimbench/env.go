@@ -93,7 +93,7 @@ func setup(ctx context.Context, cfg config) (*environment, error) {
 // startScimd runs scimd serve on a free loopback port and waits for its base URL.
 func (env *environment) startScimd(ctx context.Context, bin string) error {
 	// No rate limit: the benchmark measures throughput, and it uses one token.
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database-url", env.dbURL, "--rate-limit", "0")
+	cmd := exec.Command(bin, "serve", "--create-database", "--addr", "127.0.0.1:0", "--database-url", env.dbURL, "--rate-limit", "0")
 	// scimd must not outlive the benchmark, even if the benchmark is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	// scimd logs every request; only the end of its log is kept, to explain a failure.

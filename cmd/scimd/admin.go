@@ -143,7 +143,7 @@ func runAdmin(ctx context.Context, noun string, args []string, getenv func(strin
 	if resolver != nil {
 		cfg.Resolver = *resolver
 	}
-	pool, err := openDB(ctx, *dbURL)
+	pool, err := openDB(ctx, *dbURL, false)
 	if err != nil {
 		return err
 	}

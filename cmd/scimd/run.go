@@ -96,9 +96,10 @@ func envOr(getenv func(string) string, key, def string) string {
 	return def
 }
 
-// openDB connects to the database, creating it if needed, and applies migrations.
-func openDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := postgres.Connect(ctx, url)
+// openDB connects to the database, creating it first when create is set, and applies
+// migrations.
+func openDB(ctx context.Context, url string, create bool) (*pgxpool.Pool, error) {
+	pool, err := postgres.Connect(ctx, url, create)
 	if err != nil {
 		return nil, err
 	}
@@ -113,10 +114,11 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
+	create := fs.Bool("create-database", false, "create the database if it does not exist")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, *dbURL)
+	pool, err := openDB(ctx, *dbURL, *create)
 	if err != nil {
 		return err
 	}
@@ -136,7 +138,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	addr := fs.String("addr", envOr(getenv, "SCIMD_ADDR", "127.0.0.1:8080"), "listen address (SCIMD_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
 	baseURL := fs.String("base-url", getenv("SCIMD_BASE_URL"), "public SCIM base URL, if not http://ADDR/scim/v2 (SCIMD_BASE_URL)")
-	demo := fs.Bool("demo", false, "create the demo organization (verified domain example.com) if missing and print a token for it")
+	demo := fs.Bool("demo", false, "create the database and the demo organization (verified domain example.com) if missing and print a token for it")
+	create := fs.Bool("create-database", false, "create the database if it does not exist")
 	adminToken := fs.String("admin-token", getenv("SCIMD_ADMIN_TOKEN"), "bearer token of the admin API at /admin/v1, at least 16 characters; unset disables the admin API (SCIMD_ADMIN_TOKEN)")
 	dnsResolver := fs.String("dns-resolver", getenv("SCIMD_DNS_RESOLVER"), "DNS server HOST:PORT for domain verification; default the system resolver (SCIMD_DNS_RESOLVER)")
 	notifyOpts := notifyFlags(fs, getenv)
@@ -153,7 +156,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	pool, err := openDB(ctx, *dbURL)
+	pool, err := openDB(ctx, *dbURL, *create || *demo)
 	if err != nil {
 		return err
 	}

@@ -379,3 +379,43 @@ func TestRunErrors(t *testing.T) {
 		require.Contains(t, out.String(), "usage: scimd")
 	})
 }
+
+// A mistyped DATABASE_URL must not quietly create an empty database: only an explicit
+// --create-database (or serve --demo) creates one.
+func TestMissingDatabaseIsNotCreated(t *testing.T) {
+	t.Parallel()
+	base := dbtest.URL(t)
+	u, err := pgx.ParseConfig(base)
+	require.NoError(t, err)
+	name := "scimd_missing_" + strings.ReplaceAll(t.Name(), "/", "_")
+	missing := strings.Replace(base, "/"+u.Database+"?", "/"+strings.ToLower(name)+"?", 1)
+	require.NotEqual(t, base, missing)
+	exists := func() bool {
+		conn, err := pgx.Connect(context.Background(), base)
+		require.NoError(t, err)
+		defer conn.Close(context.Background())
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_database WHERE datname = $1", strings.ToLower(name)).Scan(&n))
+		return n == 1
+	}
+	for _, args := range [][]string{
+		{"scimd", "org", "create", "--name", "Acme"},
+		{"scimd", "migrate"},
+		{"scimd", "domain", "list", "--org", "00000000-0000-4000-8000-000000000001"},
+	} {
+		err := run(context.Background(), args, env(missing), io.Discard, io.Discard)
+		require.Error(t, err, "%v", args)
+		require.Contains(t, err.Error(), strings.ToLower(name), "the error names the database")
+		require.False(t, exists(), "%v created the database", args)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+strings.ToLower(name))
+			conn.Close(context.Background())
+		}
+	})
+	require.NoError(t, run(context.Background(), []string{"scimd", "migrate", "--create-database"}, env(missing), io.Discard, io.Discard))
+	require.True(t, exists())
+}

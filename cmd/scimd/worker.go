@@ -117,7 +117,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	pool, err := openDB(ctx, *dbURL)
+	pool, err := openDB(ctx, *dbURL, false)
 	if err != nil {
 		return err
 	}

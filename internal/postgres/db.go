@@ -19,9 +19,11 @@ import (
 	"github.com/scimd/scimd/migrations"
 )
 
-// Connect opens a pool on url, creating the database first if it does not exist (so that a
-// fresh machine needs no manual step), and checks the connection.
-func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// Connect opens a pool on url and checks the connection. A database that does not exist is
+// created when create is set (what "scimd serve --demo" and --create-database ask for, so that
+// a fresh machine needs no manual step); otherwise it is an error that names the database, so a
+// mistyped DATABASE_URL never quietly starts an empty directory.
+func Connect(ctx context.Context, url string, create bool) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
@@ -33,6 +35,11 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	err = pool.Ping(ctx)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+		if !create {
+			pool.Close()
+			return nil, fmt.Errorf("database %q does not exist on %s:%d; check DATABASE_URL, create the database, "+
+				"or pass --create-database to create it", cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.Port)
+		}
 		if err = createDatabase(ctx, cfg.ConnConfig); err == nil {
 			err = pool.Ping(ctx)
 		}
