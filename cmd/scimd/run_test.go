@@ -109,7 +109,8 @@ func startServe(t *testing.T, dbURL string, extra ...string) (string, *syncBuffe
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0"}, extra...)
+	// No drain period unless a test asks for one (flags given later win).
+	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0", "--drain", "0s"}, extra...)
 	go func() { done <- run(ctx, args, env(dbURL), out, io.Discard) }()
 	var base string
 	eventually(t, "the SCIM base URL line", func() bool {
