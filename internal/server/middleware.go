@@ -135,13 +135,15 @@ func (s *server) withBodyDiscard(next http.Handler) http.Handler {
 		// By default the server reads at most 256 KiB of an unread body before it starts the
 		// response and then closes the connection; full duplex leaves the body to us.
 		_ = rc.EnableFullDuplex()
-		body := &watchedBody{ReadCloser: r.Body}
+		body := &watchedBody{ReadCloser: r.Body, header: w.Header()}
 		r2 := *r
 		r2.Body = body
 		next.ServeHTTP(w, &r2)
-		// A client that asked "Expect: 100-continue" sends the body only once reading starts;
-		// if the handler never read, it was never asked and sends nothing.
-		if body.eof || (!body.read && strings.EqualFold(r.Header.Get("Expect"), "100-continue")) {
+		// Nothing is left when the body was read to its end or reading it failed (the read
+		// timeout of a trickling client must not be extended). A client that asked "Expect:
+		// 100-continue" sends the body only once reading starts: if the handler never read,
+		// it was never asked and sends nothing.
+		if body.eof || body.failed || (!body.read && strings.EqualFold(r.Header.Get("Expect"), "100-continue")) {
 			return
 		}
 		_ = rc.Flush() // the answer first, for clients that read while they send
@@ -152,10 +154,11 @@ func (s *server) withBodyDiscard(next http.Handler) http.Handler {
 	})
 }
 
-// watchedBody tells whether the handler read the body, and all of it.
+// watchedBody tells whether the handler read the body, all of it, or failed to.
 type watchedBody struct {
 	io.ReadCloser
-	read, eof bool
+	header            http.Header
+	read, eof, failed bool
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
@@ -163,6 +166,12 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
 		b.eof = true
+	} else if err != nil && !b.failed {
+		// What is left of a body that could not be read (the read timeout ran out, the
+		// client's framing is broken) must not be taken for the next request: the connection
+		// ends with the answer. In full duplex that is the handler's to say.
+		b.failed = true
+		b.header.Set("Connection", "close")
 	}
 	return n, err
 }
