@@ -33,12 +33,14 @@ var statusOf = map[scimerr.Kind]int{
 
 // classify returns the status and the client-facing error for err, and logs what the
 // operator should see. An error that is not a *scimerr.Error is one of:
-//   - the client went away (its context ended, or writing to it failed): logged at INFO once
-//     per request and counted as 499, not as a server error;
+//   - the client went away (its context ended, or writing to it failed): logged at INFO and
+//     counted as 499, not as a server error;
 //   - the grace period of a shutdown ran out: 503;
 //   - the database is unavailable, the connection to it was lost (also while COMMIT was in
 //     flight: the outcome is unknown, so it is not retried here either), or one of scimd's own
 //     time limits ran out (pool acquisition, statement_timeout): 503, logged at WARN;
+//   - either of these is logged once per request, however many times a request meets it (each
+//     operation of a Bulk);
 //   - anything else is unexpected: logged in full at ERROR, and the client learns only that
 //     something went wrong, with the request id that finds it in the log.
 //
@@ -65,8 +67,10 @@ func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 		return http.StatusServiceUnavailable, scimerr.New(scimerr.KindUnavailable, "",
 			"scimd is shutting down and could not finish the request; retry it")
 	case transient:
-		s.log.WarnContext(ctx, "database unavailable", "err", err.Error(), "method", r.Method,
-			"route", routePattern(r), "request_id", requestID(ctx))
+		if reqInfo(ctx).unavailableLogged.CompareAndSwap(false, true) {
+			s.log.WarnContext(ctx, "database unavailable", "err", err.Error(), "method", r.Method,
+				"route", routePattern(r), "request_id", requestID(ctx))
+		}
 		return http.StatusServiceUnavailable, scimerr.New(scimerr.KindUnavailable, "",
 			"the database is unavailable or busy; retry later (request id %s)", requestID(ctx))
 	}
@@ -106,11 +110,7 @@ func accessAttrs(r *http.Request, status int, d time.Duration) []slog.Attr {
 	ri := reqInfo(r.Context())
 	org := ri.org
 	if org == "" {
-		org = chi.URLParam(r, "org") // the admin API names the organization in its path
-	}
-	ua := r.UserAgent()
-	if len(ua) > 200 {
-		ua = ua[:200]
+		org = truncate(chi.URLParam(r, "org"), 64) // the admin API names the organization in its path
 	}
 	return []slog.Attr{
 		slog.String("method", r.Method),
@@ -119,7 +119,15 @@ func accessAttrs(r *http.Request, status int, d time.Duration) []slog.Attr {
 		slog.String("request_id", ri.id),
 		slog.String("org_id", org),
 		slog.String("token_id", ri.token),
-		slog.String("user_agent", ua),
+		slog.String("user_agent", truncate(r.UserAgent(), 200)),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 	}
+}
+
+// truncate bounds what a client sends to what a log line should hold.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -40,9 +40,10 @@ type requestInfo struct {
 	// writeFailed is set when writing the response failed: the client went away or stopped
 	// reading.
 	writeFailed atomic.Bool
-	// goneLogged is set once the client's departure is logged, so that a request that meets
-	// it many times (each operation of a Bulk) logs it once.
-	goneLogged atomic.Bool
+	// goneLogged and unavailableLogged are set once the client's departure, or the
+	// database's unavailability, is logged, so that a request that meets it many times (each
+	// operation of a Bulk) logs it once.
+	goneLogged, unavailableLogged atomic.Bool
 }
 
 func reqInfo(ctx context.Context) *requestInfo {

@@ -82,8 +82,11 @@ func TestClassifyTransientErrors(t *testing.T) {
 	t.Parallel()
 	var logs strings.Builder
 	s := &server{log: slog.New(slog.NewTextHandler(&logs, nil))}
-	live := httptest.NewRequest(http.MethodGet, "/", nil)
-	live = live.WithContext(context.WithValue(live.Context(), requestKey, &requestInfo{id: "r1"}))
+	// live is a request whose client is still there, one per error.
+	live := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		return r.WithContext(context.WithValue(r.Context(), requestKey, &requestInfo{id: "r1"}))
+	}
 	cases := []struct {
 		err    error
 		status int
@@ -101,13 +104,21 @@ func TestClassifyTransientErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		logs.Reset()
-		status, e := s.classify(live, c.err)
+		status, e := s.classify(live(), c.err)
 		require.Equal(t, c.status, status, "%v", c.err)
 		require.NotEmpty(t, e.Detail)
 		if c.level != "" {
 			require.Contains(t, logs.String(), "level="+c.level, "%v", c.err)
 		}
 	}
+
+	logs.Reset()
+	r := live()
+	for range 3 { // a Bulk meets it once per operation
+		status, _ := s.classify(r, &pgconn.PgError{Code: "57P01"})
+		require.Equal(t, http.StatusServiceUnavailable, status)
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), "database unavailable"), "logged once per request")
 
 	t.Run("client gone", func(t *testing.T) {
 		var logs strings.Builder
