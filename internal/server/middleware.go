@@ -366,7 +366,7 @@ func (s *server) withBody(next http.Handler) http.Handler {
 // limitBody bounds r's body to limit bytes: reading past it fails with *http.MaxBytesError.
 // It reports false, reading nothing, when the declared length is over the limit already; the
 // caller answers 413, and withBodyDiscard reads what the client still sends so that it reads
-// the answer. Every body limit (SCIM, Bulk, admin API) goes through here.
+// the answer. The limits of SCIM requests (withBody) and Bulk (withBulkBody) go through here.
 func limitBody(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	if r.ContentLength > limit {
 		return false
