@@ -73,6 +73,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "worker":
 		return worker(ctx, rest, getenv, stdout, stderr)
 	case "org", "domain", "product", "token", "group-mapping", "webhook":
+		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help" || rest[0] == "help") {
+			fmt.Fprintln(stdout, adminUsage) // "scimd token -h": the commands, before any verb
+			return nil
+		}
 		return runAdmin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		if len(rest) > 0 && rest[0] == "admin" {

@@ -63,6 +63,11 @@ func TestHelpExitsZero(t *testing.T) {
 		require.NoError(t, err, "%v", args)
 		require.Contains(t, stderr.String(), "Usage", "%v", args)
 	}
+	for _, args := range [][]string{{"org", "-h"}, {"token", "--help"}, {"domain", "help"}, {"-h"}, {"help", "admin"}} {
+		var stdout bytes.Buffer
+		require.NoError(t, run(context.Background(), append([]string{"scimd"}, args...), env(""), &stdout, io.Discard), "%v", args)
+		require.Contains(t, stdout.String(), "usage: scimd", "%v", args)
+	}
 	var stderr bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"scimd", "serve", "-h"}, env(""), io.Discard, &stderr))
 	for _, flag := range []string{"-drain", "-grace", "-admin-addr", "-tls-cert", "-db-max-conns", "SCIMD_DB_STATEMENT_TIMEOUT"} {
