@@ -35,11 +35,11 @@ var statusOf = map[scimerr.Kind]int{
 // operator should see. An error that is not a *scimerr.Error is one of:
 //   - the client went away (its context ended, or writing to it failed): logged at INFO and
 //     counted as 499, not as a server error;
-//   - the grace period of a shutdown ran out: 503;
+//   - the grace period of a shutdown ran out: 503, logged at WARN;
 //   - the database is unavailable, the connection to it was lost (also while COMMIT was in
 //     flight: the outcome is unknown, so it is not retried here either), or one of scimd's own
 //     time limits ran out (pool acquisition, statement_timeout): 503, logged at WARN;
-//   - either of these is logged once per request, however many times a request meets it (each
+//   - each of these is logged once per request, however many times a request meets it (each
 //     operation of a Bulk);
 //   - anything else is unexpected: logged in full at ERROR, and the client learns only that
 //     something went wrong, with the request id that finds it in the log.
@@ -62,8 +62,10 @@ func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 		}
 		return statusClientClosed, &scimerr.Error{Detail: "the client closed the connection before the answer"}
 	case errors.Is(context.Cause(ctx), ErrStopped):
-		s.log.WarnContext(ctx, "request cut short by shutdown", "err", err.Error(), "method", r.Method,
-			"route", routePattern(r), "request_id", requestID(ctx))
+		if reqInfo(ctx).unavailableLogged.CompareAndSwap(false, true) {
+			s.log.WarnContext(ctx, "request cut short by shutdown", "err", err.Error(), "method", r.Method,
+				"route", routePattern(r), "request_id", requestID(ctx))
+		}
 		return http.StatusServiceUnavailable, scimerr.New(scimerr.KindUnavailable, "",
 			"scimd is shutting down and could not finish the request; retry it")
 	case transient:

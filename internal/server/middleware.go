@@ -41,8 +41,8 @@ type requestInfo struct {
 	// reading.
 	writeFailed atomic.Bool
 	// goneLogged and unavailableLogged are set once the client's departure, or the
-	// database's unavailability, is logged, so that a request that meets it many times (each
-	// operation of a Bulk) logs it once.
+	// database's unavailability (or the end of the shutdown grace), is logged, so that a
+	// request that meets it many times (each operation of a Bulk) logs it once.
 	goneLogged, unavailableLogged atomic.Bool
 }
 
