@@ -9,7 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/scimd/scimd/internal/orgs"
+	"github.com/scimd/scimd/internal/directory"
 )
 
 // The group-mapping commands and "org set", registered in adminCommands (admin.go).
@@ -70,14 +70,18 @@ func users(n int) string {
 	return strconv.Itoa(n) + " users"
 }
 
-func groupMappingSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func groupMappingSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	group := fs.String("group", "", "SCIM id of a group of the organization (required)")
 	var ps commaList
 	fs.Var(&ps, "products", "comma-separated licensed products the group grants, e.g. meeting,webinar")
 	orgRole := fs.String("org-role", "", "orgRole the group grants: admin, admin-readonly or user")
 	accountRole := fs.String("account-role", "", "accountRole the group grants: admin or member")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		m, err := svc.SetGroupMapping(ctx, c.org, *group, orgs.MappingInput{OrgRole: *orgRole, AccountRole: *accountRole, Products: ps})
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		m, err := svc.dir.SetGroupMapping(ctx, a, *group, directory.MappingInput{OrgRole: *orgRole, AccountRole: *accountRole, Products: ps})
 		if err != nil {
 			return err
 		}
@@ -89,9 +93,13 @@ func groupMappingSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *or
 	}
 }
 
-func groupMappingListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	return func(ctx context.Context, svc *orgs.Service) error {
-		ms, err := svc.ListGroupMappings(ctx, c.org)
+func groupMappingListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		ms, err := svc.dir.ListGroupMappings(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -106,10 +114,14 @@ func groupMappingListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *or
 	}
 }
 
-func groupMappingRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func groupMappingRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	group := fs.String("group", "", "SCIM id of a group of the organization (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		m, err := svc.RemoveGroupMapping(ctx, c.org, *group)
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		m, err := svc.dir.RemoveGroupMapping(ctx, a, *group)
 		if err != nil {
 			return err
 		}
@@ -120,26 +132,30 @@ func groupMappingRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, 
 	}
 }
 
-func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	var nested, notify optBool
 	fs.Var(&nested, "nested-groups", "allow groups as members of groups: true or false")
 	fs.Var(&notify, "notify", "notify users of changes of their products and roles, suspensions and reactivations by default: true or false")
-	return func(ctx context.Context, svc *orgs.Service) error {
+	return func(ctx context.Context, svc *services) error {
 		if !nested.set && !notify.set {
 			return fmt.Errorf("org set: nothing to change: give --nested-groups=true|false and/or --notify=true|false")
 		}
 		// nested-groups first: it is the setting that can be refused, and then nothing changes.
 		if nested.set {
-			if _, err := svc.SetNestedGroups(ctx, c.org, nested.v); err != nil {
+			a, err := svc.operator()
+			if err != nil {
+				return err
+			}
+			if err := svc.dir.SetNestedGroups(ctx, a, nested.v); err != nil {
 				return err
 			}
 		}
 		if notify.set {
-			if _, err := svc.SetNotify(ctx, c.org, notify.v); err != nil {
+			if _, err := svc.orgs.SetNotify(ctx, c.org, notify.v); err != nil {
 				return err
 			}
 		}
-		o, err := svc.Settings(ctx, c.org)
+		o, err := svc.orgs.Settings(ctx, c.org)
 		if err != nil {
 			return err
 		}

@@ -226,7 +226,17 @@ func TestCLITokens(t *testing.T) {
 	require.WithinDuration(t, time.Now().Add(2*time.Hour), expires, time.Minute)
 
 	c.fails([]string{"token", "create", "--org", org, "--issuer", plain}, `orgRole "user"`)
-	c.fails([]string{"token", "create", "--org", org}, "--issuer is required")
+	c.fails([]string{"token", "create", "--org", org}, "needs a role", "or an issuer")
+	c.fails([]string{"token", "create", "--org", org, "--role", "user"}, `"user" is not a token role`)
+
+	// A service token belongs to no person: a label and a role of its own.
+	out = c.ok("token", "create", "--org", org, "--role", "admin", "--label", "Entra ID")
+	require.Regexp(t, `(?m)^service token [0-9a-f-]{36} "Entra ID" with role admin, expires never\ntoken \(shown once\): scimd_\S+$`, out)
+	svc := c.json("token", "create", "--org", org, "--role", "admin-readonly", "--label", "Okta", "--expires", "720h")
+	require.Equal(t, "admin-readonly", svc["role"])
+	require.Equal(t, "Okta", svc["label"])
+	require.Empty(t, svc["issuer_user_id"])
+	require.Regexp(t, `^scimd_`, svc["token"])
 	c.fails([]string{"token", "create", "--org", org, "--issuer", admin, "--expires", "-1h"}, "negative")
 	c.fails([]string{"token", "create", "--org", org, "--issuer", admin, "--expires", "soon"}, "invalid value")
 
@@ -234,9 +244,11 @@ func TestCLITokens(t *testing.T) {
 	raw, err := json.Marshal(list)
 	require.NoError(t, err)
 	require.NotContains(t, string(raw), secret)
-	require.Len(t, list["tokens"], 3)
+	require.Len(t, list["tokens"], 5)
 	text := c.ok("token", "list", "--org", org)
-	require.Contains(t, text, "(operator)")
+	require.Contains(t, text, "operator")
+	require.Contains(t, text, "Entra ID")
+	require.Contains(t, text, "role admin-readonly")
 	require.Contains(t, text, textID)
 	require.NotContains(t, text, secret)
 

@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
@@ -174,23 +173,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	users, err := postgres.NewUsers(pool, reg.User)
-	if err != nil {
-		return err
-	}
 	orgs := postgres.NewOrgs(pool)
 	admin, err := orgService(orgs, *dnsResolver)
 	if err != nil {
 		return err
 	}
-	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
+	dir, err := newDirectory(pool)
 	if err != nil {
 		return err
 	}
 	handler := server.NewServer(server.Deps{
 		Directory:    dir,
 		Schemas:      reg,
-		LookupToken:  orgs.LookupToken,
 		Ready:        pool.Ping,
 		Logger:       logger,
 		BaseURL:      *baseURL,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -71,22 +70,11 @@ type AuditQuery struct {
 	Limit    int
 }
 
-// AuditStore is the part of a Store that reads the audit log; postgres.Orgs implements it.
-// ListAudit returns at most q.Limit records matching q, newest first (by time, then id), and
-// ErrNoOrg for an organization that does not exist.
-type AuditStore interface {
-	ListAudit(ctx context.Context, org string, q AuditQuery) ([]AuditEntry, error)
-}
-
 // Audit returns a page of the organization's audit log, newest first.
 func (s *Service) Audit(ctx context.Context, org string, in AuditInput) (*AuditPage, error) {
 	org, err := canonOrg(org)
 	if err != nil {
 		return nil, err
-	}
-	st, ok := s.store.(AuditStore)
-	if !ok {
-		return nil, errors.New("the organization store does not read the audit log")
 	}
 	q, err := parseAudit(in)
 	if err != nil {
@@ -95,7 +83,7 @@ func (s *Service) Audit(ctx context.Context, org string, in AuditInput) (*AuditP
 	// One more than asked tells whether there is a next page.
 	want := q.Limit
 	q.Limit++
-	entries, err := st.ListAudit(ctx, org, q)
+	entries, err := s.store.ListAudit(ctx, org, q)
 	if err != nil {
 		return nil, s.orgErr(err, org)
 	}

@@ -70,8 +70,9 @@ func (o *Orgs) InsertOrg(ctx context.Context, n orgs.NewOrg) error {
 			SELECT $1, p FROM unnest($2::text[]) AS p ON CONFLICT DO NOTHING`, n.ID, n.Products); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO tokens (org_id, id, secret_hash, description, expires_at)
-			VALUES ($1, $2, $3, 'operator', $4)`, n.ID, n.Operator.ID, n.Operator.Hash, n.Operator.Expiry)
+		// The operator token is a service token with the admin role.
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (org_id, id, secret_hash, role, label, expires_at)
+			VALUES ($1, $2, $3, 'admin', 'operator', $4)`, n.ID, n.Operator.ID, n.Operator.Hash, n.Operator.Expiry)
 		return err
 	})
 }
@@ -270,81 +271,4 @@ func (o *Orgs) DeleteProduct(ctx context.Context, org, product string) error {
 		return orgMissing(ctx, o.pool, org, orgs.ErrNotFound)
 	}
 	return nil
-}
-
-const orgTokenColumns = `id::text, coalesce(issuer_user_id::text, ''), description, created_at, expires_at, revoked_at`
-
-func scanOrgToken(row pgx.Row) (orgs.Token, error) {
-	var t orgs.Token
-	if err := row.Scan(&t.ID, &t.IssuerUserID, &t.Description, &t.Created, &t.ExpiresAt, &t.RevokedAt); err != nil {
-		return t, err
-	}
-	t.Created = t.Created.UTC()
-	for _, p := range []**time.Time{&t.ExpiresAt, &t.RevokedAt} {
-		if *p != nil {
-			u := (*p).UTC()
-			*p = &u
-		}
-	}
-	return t, nil
-}
-
-// InsertToken implements orgs.Store. The issuer's row is read FOR SHARE, so the issuer cannot
-// be demoted, suspended or deleted between the check and the insert.
-func (o *Orgs) InsertToken(ctx context.Context, org, issuer string, tok auth.Issued, check func(orgs.Issuer) error) (*orgs.Token, error) {
-	var out orgs.Token
-	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
-		if err := orgMissing(ctx, tx, org, nil); err != nil {
-			return err
-		}
-		var is orgs.Issuer
-		err := tx.QueryRow(ctx, `SELECT eff_org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR SHARE`,
-			org, issuer).Scan(&is.OrgRole, &is.Active)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return err
-		default:
-			is.Found = true
-		}
-		if err := check(is); err != nil {
-			return err
-		}
-		out, err = scanOrgToken(tx.QueryRow(ctx, `INSERT INTO tokens (org_id, id, secret_hash, issuer_user_id, expires_at)
-			VALUES ($1, $2, $3, $4, $5) RETURNING `+orgTokenColumns, org, tok.ID, tok.Hash, issuer, tok.Expiry))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// ListTokens implements orgs.Store.
-func (o *Orgs) ListTokens(ctx context.Context, org string) ([]orgs.Token, error) {
-	if err := orgMissing(ctx, o.pool, org, nil); err != nil {
-		return nil, err
-	}
-	rows, err := o.pool.Query(ctx, `SELECT `+orgTokenColumns+` FROM tokens WHERE org_id = $1 ORDER BY created_at, id`, org)
-	if err != nil {
-		return nil, err
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (orgs.Token, error) { return scanOrgToken(r) })
-	if out == nil && err == nil {
-		out = []orgs.Token{}
-	}
-	return out, err
-}
-
-// RevokeToken implements orgs.Store.
-func (o *Orgs) RevokeToken(ctx context.Context, org, id string, at time.Time) (*orgs.Token, error) {
-	t, err := scanOrgToken(o.pool.QueryRow(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, $3)
-		WHERE org_id = $1 AND id = $2 RETURNING `+orgTokenColumns, org, id, at))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, orgMissing(ctx, o.pool, org, orgs.ErrNotFound)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
 }

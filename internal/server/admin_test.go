@@ -18,10 +18,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 	"github.com/scimd/scimd/internal/postgres"
+	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/schemas"
 )
 
 const testAdminToken = "admin-token-for-tests-0123456789"
@@ -43,12 +46,19 @@ func newAdminAPI(t *testing.T, adminToken string) *adminAPI {
 	store := postgres.NewOrgs(pool)
 	svc, err := orgs.New(store, orgs.Config{Resolver: dns.Addr, DNSTimeout: 5 * time.Second})
 	require.NoError(t, err)
+	reg, err := schema.Load(schemas.Files)
+	require.NoError(t, err)
+	st, err := postgres.NewStore(pool, reg)
+	require.NoError(t, err)
+	dir, err := directory.New(st, reg)
+	require.NoError(t, err)
 	srv := httptest.NewServer(server.NewServer(server.Deps{
-		Orgs:        svc,
-		AdminToken:  adminToken,
-		LookupToken: store.LookupToken,
-		Ready:       pool.Ping,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Orgs:       svc,
+		Directory:  dir,
+		Schemas:    reg,
+		AdminToken: adminToken,
+		Ready:      pool.Ping,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(srv.Close)
 	return &adminAPI{t: t, pool: pool, dns: dns, srv: srv, token: adminToken}
@@ -345,7 +355,7 @@ func TestAdminTokens(t *testing.T) {
 
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": plain}, `orgRole "user"`)
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": uuid.NewString()}, "is not a user of organization")
-	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{}, "needs an issuer")
+	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{}, "needs a role", "or an issuer")
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": admin, "expires_in": "soon"}, `expires_in "soon"`)
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": admin, "expires_in": "-1h"}, "positive duration")
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer": admin}, `unknown field "issuer"`)

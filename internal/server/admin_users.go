@@ -5,14 +5,15 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 )
 
 // Admin API endpoints about an organization's users (routes in routes.go, conventions in
 // admin.go): whether a user can sign in, with their effective grants, and the audit log.
 
-func (s *server) adminUserSignIn(_ http.ResponseWriter, r *http.Request) (int, any, error) {
-	si, err := s.Orgs.SignIn(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "id"))
+func (s *server) adminUserSignIn(_ http.ResponseWriter, r *http.Request, a directory.Actor) (int, any, error) {
+	si, err := s.Directory.SignIn(r.Context(), a, chi.URLParam(r, "id"))
 	return http.StatusOK, si, err
 }
 

@@ -130,7 +130,7 @@ func (s *server) handleBulk(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	b := &bulkRun{s: s, r: r, a: actor(r), canWrite: principal(r.Context()).CanWrite(), ops: ops,
+	b := &bulkRun{s: s, r: r, a: actor(r), canWrite: actor(r).CanWrite() == nil, ops: ops,
 		failOn: failOnErrors, owners: map[string]int{}, done: make([]*bulkResult, len(ops)), ids: make([]string, len(ops))}
 	b.plan()
 	b.run()
@@ -572,8 +572,8 @@ func (b *bulkRun) runOne(op *bulkOp, data any) *bulkResult {
 	if op.routeErr != nil {
 		return b.errResult(op, op.routeErr, "")
 	}
-	if !b.canWrite {
-		return b.errResult(op, errReadOnlyToken(), "")
+	if err := b.a.CanWrite(); err != nil {
+		return b.errResult(op, err, "")
 	}
 	if op.method != http.MethodDelete && int64(op.dataLen) > b.s.MaxBodyBytes {
 		return b.errResult(op, tooLarge(b.s.MaxBodyBytes), "")
@@ -704,8 +704,10 @@ type fixup struct {
 	value any // with its bulkId references, resolved when patched in
 }
 
-// runCircle carries out operations that reference each other in a circle: each is created
-// without its references to those created after it, which are then patched in.
+// runCircle carries out operations that reference each other in a circle, in one transaction:
+// each is created without its references to those created after it, which are then patched
+// in. If one fails, the others' references to it cannot be set, so none is kept: the failed
+// one answers its error and the others 409, and nothing of the circle remains.
 func (b *bulkRun) runCircle(members []*bulkOp) {
 	if !b.canWrite {
 		for _, m := range members {
@@ -717,6 +719,10 @@ func (b *bulkRun) runCircle(members []*bulkOp) {
 	}
 	datas := make([]any, len(members))
 	fixups := make([][]fixup, len(members))
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = fmt.Sprintf("Operations[%d] (bulkId %q)", m.index, m.bulkID)
+	}
 	for i, m := range members {
 		later := map[string]bool{}
 		for _, n := range members[i+1:] {
@@ -724,103 +730,125 @@ func (b *bulkRun) runCircle(members []*bulkOp) {
 		}
 		var err error
 		if datas[i], fixups[i], err = splitLater(m.rt, m.data, later); err != nil {
-			var names []string
-			for _, n := range members {
-				names = append(names, fmt.Sprintf("Operations[%d] (bulkId %q)", n.index, n.bulkID))
-			}
 			circle := scimerr.New(scimerr.KindConflict, "", "%s reference each other in a circle that cannot be resolved: "+
 				"Operations[%d] %s; a circle can be resolved only through attributes that can be set after creation, "+
 				"such as members or manager", strings.Join(names, ", "), m.index, scimerr.As(err).Detail)
-			for _, n := range members {
-				if !b.stopped {
-					b.finish(n, b.errResult(n, circle, ""))
-				}
-			}
+			b.failCircle(members, -1, circle)
 			return
 		}
 	}
-	pending := map[int]*bulkResult{}
 	for i, m := range members {
-		if b.stopped {
-			break
-		}
-		res := b.runOne(m, datas[i])
-		if res.failed || len(fixups[i]) == 0 {
-			b.finish(m, res)
-		} else {
-			pending[i] = res
+		if err := b.precheck(m); err != nil {
+			b.failCircle(members, i, err)
+			return
 		}
 	}
-	for i, m := range members {
-		res, ok := pending[i]
-		if !ok {
-			continue
+	failed := -1
+	var cause error
+	results := make([]*directory.Resource, len(members))
+	err := b.s.Directory.Atomically(b.r.Context(), b.a, func(ops *directory.Ops) error {
+		failed = -1
+		for _, m := range members {
+			b.ids[m.index] = ""
 		}
-		if b.stopped {
-			// Not processed after all: the resource created for it goes again.
-			if r := b.undo(m, nil); r != nil {
-				b.finish(m, r)
+		for i, m := range members {
+			res, err := b.createIn(ops, m, datas[i])
+			if err != nil {
+				failed, cause = i, err
+				return err
 			}
-			continue
+			b.ids[m.index], results[i] = res.ID, res
 		}
-		b.finish(m, b.patchIn(m, fixups[i], res))
+		for i, m := range members {
+			if len(fixups[i]) == 0 {
+				continue
+			}
+			res, err := b.patchIn(ops, m, fixups[i])
+			if err != nil {
+				failed, cause = i, err
+				return err
+			}
+			results[i] = res
+		}
+		return nil
+	})
+	if err != nil {
+		for _, m := range members {
+			b.ids[m.index] = ""
+		}
+		if failed < 0 {
+			cause = err
+		}
+		b.failCircle(members, failed, cause)
+		return
 	}
+	for i, m := range members {
+		if !b.stopped {
+			b.finish(m, b.result(m, http.StatusCreated, results[i]))
+		}
+	}
+}
+
+// failCircle answers the operations of a circle none of which was kept: the one at failed
+// (when not -1) with cause, the others with 409 naming it.
+func (b *bulkRun) failCircle(members []*bulkOp, failed int, cause error) {
+	for i, m := range members {
+		if b.stopped {
+			return
+		}
+		err := cause
+		if failed >= 0 && i != failed {
+			f := members[failed]
+			err = scimerr.New(scimerr.KindConflict, "",
+				"bulkId %q cannot be resolved: Operations[%d] (POST %s), which defines it, failed; none of the operations "+
+					"in its circle of references was kept", f.bulkID, f.index, f.path)
+		}
+		b.finish(m, b.errResult(m, err, ""))
+	}
+}
+
+// precheck is what runOne checks before an operation runs, for an operation of a circle.
+func (b *bulkRun) precheck(op *bulkOp) error {
+	switch {
+	case op.routeErr != nil:
+		return op.routeErr
+	case int64(op.dataLen) > b.s.MaxBodyBytes:
+		return tooLarge(b.s.MaxBodyBytes)
+	case op.refErr != nil:
+		return op.refErr
+	}
+	_, err := objectData(op, op.data)
+	return err
+}
+
+// createIn creates a circle's resource in the circle's transaction, with data's references to
+// earlier operations resolved.
+func (b *bulkRun) createIn(ops *directory.Ops, m *bulkOp, data any) (*directory.Resource, error) {
+	data, err := b.resolved(data)
+	if err != nil {
+		return nil, err
+	}
+	body := data.(map[string]any)
+	if m.rt == b.s.Schemas.User {
+		return ops.CreateUser(body)
+	}
+	return ops.CreateGroup(body)
 }
 
 // patchIn patches the references taken out of a circle's POST into the created resource.
-func (b *bulkRun) patchIn(m *bulkOp, fixups []fixup, res *bulkResult) *bulkResult {
-	ops := make([]patch.Operation, len(fixups))
+func (b *bulkRun) patchIn(ops *directory.Ops, m *bulkOp, fixups []fixup) (*directory.Resource, error) {
+	list := make([]patch.Operation, len(fixups))
 	for i, f := range fixups {
 		v, err := b.resolved(f.value)
 		if err != nil {
-			return b.undo(m, err)
+			return nil, err
 		}
-		ops[i] = patch.Operation{Op: f.op, Path: f.path, Value: v}
+		list[i] = patch.Operation{Op: f.op, Path: f.path, Value: v}
 	}
-	id := b.ids[m.index]
-	var r *directory.Resource
-	var err error
 	if m.rt == b.s.Schemas.User {
-		r, err = b.s.Directory.PatchUser(b.r.Context(), b.a, id, ops, directory.Precondition{})
-	} else {
-		r, err = b.s.Directory.PatchGroup(b.r.Context(), b.a, id, ops, directory.Precondition{})
+		return ops.PatchUser(b.ids[m.index], list)
 	}
-	if err != nil {
-		return b.undo(m, err)
-	}
-	res.Version = r.ETag()
-	return res
-}
-
-// undo deletes the resource created for a circle's operation whose references could not be
-// patched in, so that the operation fails as a whole; cause is why (nil when the request
-// stopped first: the operation is then left out of the response unless the deletion fails).
-func (b *bulkRun) undo(m *bulkOp, cause error) *bulkResult {
-	id := b.ids[m.index]
-	var err error
-	if m.rt == b.s.Schemas.User {
-		err = b.s.Directory.DeleteUser(b.r.Context(), b.a, id, directory.Precondition{})
-	} else {
-		err = b.s.Directory.DeleteGroup(b.r.Context(), b.a, id, directory.Precondition{})
-	}
-	if err == nil {
-		b.ids[m.index] = ""
-		if cause == nil {
-			return nil
-		}
-		return b.errResult(m, cause, "")
-	}
-	b.s.log.ErrorContext(b.r.Context(), "bulk: removing a resource created without its references",
-		"err", err.Error(), "request_id", requestID(b.r.Context()))
-	detail := "the request stopped (failOnErrors) before its references were set"
-	if e := scimerr.As(cause); e != nil {
-		detail = e.Detail
-	} else if cause != nil {
-		detail = "an internal error occurred"
-	}
-	return b.errResult(m, scimerr.New(scimerr.KindConflict, "",
-		"%s; the resource was created without its references to later operations and could not be removed", detail),
-		b.location(m.rt, id))
+	return ops.PatchGroup(b.ids[m.index], list)
 }
 
 // splitLater takes out of a POST body the parts that reference the bulkIds in later, and

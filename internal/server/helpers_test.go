@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -43,6 +44,7 @@ type env struct {
 	t     *testing.T
 	pool  *pgxpool.Pool
 	orgs  *postgres.Orgs
+	dir   *directory.Service
 	srv   *httptest.Server
 	org   string
 	token string
@@ -67,17 +69,16 @@ func newEnvWith(t *testing.T, configure func(*server.Deps)) *env {
 	})
 	reg, err := schema.Load(schemas.Files)
 	require.NoError(t, err)
-	users, err := postgres.NewUsers(pool, reg.User)
+	store, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
 	orgs := postgres.NewOrgs(pool)
-	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
+	dir, err := directory.New(store, reg)
 	require.NoError(t, err)
 	deps := server.Deps{
-		Directory:   dir,
-		Schemas:     reg,
-		LookupToken: orgs.LookupToken,
-		Ready:       pool.Ping,
-		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
+		Directory: dir,
+		Schemas:   reg,
+		Ready:     pool.Ping,
+		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
 	}
 	configure(&deps)
 	h := server.NewServer(deps)
@@ -85,7 +86,7 @@ func newEnvWith(t *testing.T, configure func(*server.Deps)) *env {
 	t.Cleanup(srv.Close)
 	tok, err := orgs.CreateOrg(ctx, "", "Acme", []string{"example.com"})
 	require.NoError(t, err)
-	return &env{t: t, pool: pool, orgs: orgs, srv: srv, org: tok.OrgID, token: tok.Token}
+	return &env{t: t, pool: pool, orgs: orgs, dir: dir, srv: srv, org: tok.OrgID, token: tok.Token}
 }
 
 // with returns a copy of e that reports failures to t, for subtests.
@@ -251,6 +252,10 @@ func (e *env) row(id string) map[string]any {
 	require.NoError(e.t, err)
 	if len(all) == 0 {
 		return nil
+	}
+	// manager_id is a uuid column; shown as the id a client writes.
+	if b, ok := all[0]["manager_id"].([16]uint8); ok {
+		all[0]["manager_id"] = uuid.UUID(b).String()
 	}
 	return all[0]
 }

@@ -68,7 +68,7 @@ func (l *limiter) allow(token string, now time.Time) (bool, time.Duration) {
 func (s *server) withRateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.limiter != nil {
-			if ok, wait := s.limiter.allow(principal(r.Context()).TokenID, s.Now()); !ok {
+			if ok, wait := s.limiter.allow(actor(r).TokenID, s.Now()); !ok {
 				secs := int(math.Ceil(wait.Seconds()))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
 				s.writeError(w, r, scimerr.New(scimerr.KindTooManyRequests, "",
