@@ -13,6 +13,11 @@ import (
 // FuzzParse checks that no input makes Parse or ParsePatchPath panic, that every error is an
 // invalid *scimerr.Error, that the filters they return can be evaluated, and that no value
 // PostgreSQL would refuse (NUL, invalid UTF-8, a dateTime it cannot read) gets through.
+//
+// Run it with -fuzzminimizetime=3s: the long seeds make the default minimisation of new inputs
+// (up to 60 s each) stall the fuzzer, e.g.
+//
+//	go test -run=^$ -fuzz=FuzzParse -fuzztime=60s -fuzzminimizetime=3s ./internal/filter/
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		`userName eq "bjensen"`,

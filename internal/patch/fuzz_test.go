@@ -15,6 +15,11 @@ import (
 // Apply must never panic, every error must be an invalid *scimerr.Error, Apply must leave the
 // document unchanged on error, and on success it must leave a canonical document (no nulls, no
 // empty objects or lists) that normalises without error and has no duplicate elements.
+//
+// Run it with -fuzzminimizetime=3s: the long seeds make the default minimisation of new inputs
+// (up to 60 s each) stall the fuzzer, e.g.
+//
+//	go test -run=^$ -fuzz=FuzzApply -fuzztime=60s -fuzzminimizetime=3s ./internal/patch/
 func FuzzApply(f *testing.F) {
 	for _, s := range []string{
 		body(`{"op":"Replace","path":"active","value":"False"}`),

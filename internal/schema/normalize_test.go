@@ -151,8 +151,7 @@ func TestLoadSetsLimits(t *testing.T) {
 	t.Parallel()
 	reg := registry(t)
 	limited := map[string]int{}
-	var walk func(rt *schema.ResourceType, ext *schema.Schema, attrs []*schema.Attribute)
-	walk = func(rt *schema.ResourceType, ext *schema.Schema, attrs []*schema.Attribute) {
+	walk := func(rt *schema.ResourceType, ext *schema.Schema, attrs []*schema.Attribute) {
 		for _, a := range attrs {
 			p := schema.Path{Ext: ext, Attr: a}
 			if a.MaxBytes > 0 {
