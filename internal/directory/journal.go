@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scimd/scimd/internal/locale"
 	"github.com/scimd/scimd/internal/notify"
 )
 
@@ -176,7 +177,7 @@ func (s *Service) address(tx Tx, org *Org, notices []Notice, sub *subject) error
 			continue
 		}
 		n.Recipient, n.RecipientName = r.SignIn, r.Name
-		n.Language = mailLanguage(r.PreferredLanguage, r.Locale, org.DefaultLocale)
+		n.Language = locale.For(r.PreferredLanguage, r.Locale, org.DefaultLocale)
 		out = append(out, n)
 	}
 	if len(out) > 0 {
@@ -195,21 +196,6 @@ func recipientOf(u *User) Recipient {
 	}
 	return Recipient{UserID: u.ID, SignIn: u.SignIn, Name: name,
 		PreferredLanguage: str(u.Doc["preferredLanguage"]), Locale: str(u.Doc["locale"])}
-}
-
-// mailLanguage is the language a user's mail is written in: the first of their preferred
-// language and locale that scimd speaks, else the organization's default, else English.
-func mailLanguage(preferred, userLocale, orgDefault string) string {
-	for _, tag := range []string{preferred, userLocale, orgDefault} {
-		lang := strings.ToLower(strings.TrimSpace(tag))
-		if i := strings.IndexAny(lang, "-_"); i >= 0 {
-			lang = lang[:i]
-		}
-		if slices.Contains(notify.Languages, lang) {
-			return lang
-		}
-	}
-	return notify.DefaultLanguage
 }
 
 func diffProducts(before, after []string) (added, removed []string) {

@@ -697,9 +697,9 @@ func TestPatchUser(t *testing.T) {
 			require.Equal(t, "home", str(vals[1].Type), "the home email is untouched")
 		},
 	}, {
-		name:   "filtered replace creates the work email it names",
+		name:   "filtered add creates the work email it names (what Entra sends for a new value)",
 		noWork: true,
-		body:   patchBody(op("Replace", `emails[type eq "work"].value`, "created.work@example.com")),
+		body:   patchBody(op("Add", `emails[type eq "work"].value`, "created.work@example.com")),
 		check: func(t *testing.T, e *env, id string, u map[string]any) {
 			var works []string
 			for _, v := range e.values(id) {
@@ -963,6 +963,7 @@ func TestPatchUser(t *testing.T) {
 			{"unknown op", patchBody(op("frobnicate", "title", "x")), 400, "invalidSyntax"},
 			{"empty body", ``, 400, "invalidSyntax"},
 			{"stale If-Match", patchBody(op("replace", "title", "x")), 412, ""},
+			{"replace through a filter that matches nothing", patchBody(op("Replace", `emails[type eq "other"].value`, "x@example.com")), 400, "noTarget"},
 		}
 		for _, c := range cases {
 			h := hdr{"Content-Type": scimJSON}
