@@ -29,9 +29,11 @@ const adminUsage = `usage: scimd NOUN VERB [flags]
 
 administration commands:
   org create   --name NAME [--domain D ...] [--product P ...]   create an organization, print its operator token
+  org list     [--limit N] [--cursor C]                         list organizations, oldest first
   org show     --org ID                                         show an organization, its domains and products
-  org set      --org ID [--nested-groups=true|false] [--notify=true|false]
-                                                                allow groups in groups; notify users of changes by default
+  org set      --org ID [--name N] [--default-locale L] [--nested-groups=true|false] [--notify=true|false]
+                                                                rename; default locale; allow groups in groups; notify users of changes by default
+  org delete   --org ID --yes                                   delete the organization and purge everything of it
   domain add   --org ID --domain D [--verified]                 add a domain, print the DNS TXT record to publish
   domain verify --org ID --domain D [--resolver HOST:PORT]      look the TXT record up and mark the domain verified
   domain list  --org ID
@@ -48,6 +50,11 @@ administration commands:
                                                                 map a group to grants (replacing its mapping)
   group-mapping list --org ID
   group-mapping remove --org ID --group GROUP_ID
+  user list    --org ID [--filter F] [--start N] [--count N]    list users (SCIM filter syntax)
+  user show    --org ID --id USER_ID
+  user suspend|reactivate --org ID --id USER_ID [--notify=false]
+                                                                suspend or reactivate a user, as SCIM active=false|true does
+  user delete  --org ID --id USER_ID [--notify=false]            delete a user and purge the account's data
   webhook add  --org ID --url URL                               register an endpoint for account.purged events, print its secret once
   webhook list --org ID
   webhook remove --org ID --id WEBHOOK_ID
@@ -68,7 +75,9 @@ type adminCommand struct {
 
 var adminCommands = map[string]adminCommand{
 	"org create":     {flags: orgCreateCmd, noOrg: true, required: []string{"name"}},
+	"org list":       {flags: orgListCmd, noOrg: true},
 	"org show":       {flags: orgShowCmd},
+	"org delete":     {flags: orgDeleteCmd},
 	"domain add":     {flags: domainAddCmd, required: []string{"domain"}},
 	"domain verify":  {flags: domainVerifyCmd, required: []string{"domain"}, resolver: true},
 	"domain list":    {flags: domainListCmd},
@@ -85,6 +94,13 @@ var adminCommands = map[string]adminCommand{
 	"group-mapping set":    {flags: groupMappingSetCmd, required: []string{"group"}},
 	"group-mapping list":   {flags: groupMappingListCmd},
 	"group-mapping remove": {flags: groupMappingRemoveCmd, required: []string{"group"}},
+
+	// Users, for support staff (admin_users.go).
+	"user list":       {flags: userListCmd},
+	"user show":       {flags: userShowCmd, required: []string{"id"}},
+	"user suspend":    {flags: userSuspendCmd, required: []string{"id"}},
+	"user reactivate": {flags: userReactivateCmd, required: []string{"id"}},
+	"user delete":     {flags: userDeleteCmd, required: []string{"id"}},
 
 	// Webhook endpoints (admin_webhooks.go).
 	"webhook add":    {flags: webhookAddCmd, required: []string{"url"}},

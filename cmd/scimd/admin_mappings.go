@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/orgs"
 )
 
 // The group-mapping commands and "org set", registered in adminCommands (admin.go).
@@ -134,13 +135,21 @@ func groupMappingRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, 
 
 func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	var nested, notify optBool
+	var name, defaultLocale optString
+	fs.Var(&name, "name", "rename the organization")
+	fs.Var(&defaultLocale, "default-locale", "default locale of users without one, and of mail to users whose languages scimd does not speak, e.g. fr-FR")
 	fs.Var(&nested, "nested-groups", "allow groups as members of groups: true or false")
 	fs.Var(&notify, "notify", "notify users of changes of their products and roles, suspensions and reactivations by default: true or false")
 	return func(ctx context.Context, svc *services) error {
-		if !nested.set && !notify.set {
-			return fmt.Errorf("org set: nothing to change: give --nested-groups=true|false and/or --notify=true|false")
+		if !nested.set && !notify.set && !name.set && !defaultLocale.set {
+			return fmt.Errorf("org set: nothing to change: give --name, --default-locale, --nested-groups=true|false and/or --notify=true|false")
 		}
-		// nested-groups first: it is the setting that can be refused, and then nothing changes.
+		// Every value is checked first, and nested-groups applied first: it is the setting
+		// that can be refused, and then nothing changes.
+		ch, err := orgs.OrgChange{Name: name.ptr(), DefaultLocale: defaultLocale.ptr()}.Checked()
+		if err != nil {
+			return err
+		}
 		if nested.set {
 			a, err := svc.operator()
 			if err != nil {
@@ -152,6 +161,11 @@ func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) e
 		}
 		if notify.set {
 			if _, err := svc.orgs.SetNotify(ctx, c.org, notify.v); err != nil {
+				return err
+			}
+		}
+		if name.set || defaultLocale.set {
+			if err := svc.orgs.ChangeOrg(ctx, c.org, ch); err != nil {
 				return err
 			}
 		}
@@ -167,7 +181,34 @@ func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) e
 			if o.Notify {
 				notifications = "on"
 			}
-			fmt.Fprintf(w, "organization %s: nested groups %s, notifications %s\n", o.ID, state, notifications)
+			fmt.Fprintf(w, "organization %s (%s, default locale %s): nested groups %s, notifications %s\n",
+				o.ID, o.Name, o.DefaultLocale, state, notifications)
 		})
 	}
+}
+
+// optString is a string flag that tells whether it was given.
+type optString struct {
+	set bool
+	v   string
+}
+
+func (s *optString) String() string {
+	if s == nil {
+		return ""
+	}
+	return s.v
+}
+
+func (s *optString) Set(v string) error {
+	s.set, s.v = true, v
+	return nil
+}
+
+// ptr is the value, nil when not given.
+func (s *optString) ptr() *string {
+	if !s.set {
+		return nil
+	}
+	return &s.v
 }

@@ -28,8 +28,8 @@ commands:
   migrate      apply database migrations and exit
   worker       deliver queued notification emails over SMTP (serve does too when SMTP_URL is set)
   org create   create an organization and print its operator token
-  org show, org set, domain, product, token, group-mapping, webhook
-               administer organizations (scimd help admin lists them)
+  org list|show|set|delete, domain, product, token, group-mapping, webhook, user
+               administer organizations and their users (scimd help admin lists them)
 
 Run "scimd <command> -h" for a command's flags.`
 
@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return worker(ctx, rest, getenv, stdout, stderr)
-	case "org", "domain", "product", "token", "group-mapping", "webhook":
+	case "org", "domain", "product", "token", "group-mapping", "webhook", "user":
 		return runAdmin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		if len(rest) > 0 && rest[0] == "admin" {

@@ -353,7 +353,7 @@ func TestRunErrors(t *testing.T) {
 		{"no command", []string{"scimd"}, "usage"},
 		{"unknown command", []string{"scimd", "frobnicate"}, `unknown command "frobnicate"`},
 		{"org without create", []string{"scimd", "org"}, "usage"},
-		{"org with another verb", []string{"scimd", "org", "delete"}, "usage"},
+		{"org with another verb", []string{"scimd", "org", "archive"}, "usage"},
 		{"org create without name", []string{"scimd", "org", "create", "--domain", "a.com"}, "--name is required"},
 		{"unknown flag", []string{"scimd", "migrate", "--nope"}, "nope"},
 		{"database down", []string{"scimd", "migrate"}, "connect"},

@@ -533,3 +533,17 @@ func checkImmutable(rt *schema.ResourceType, cur, next map[string]any) error {
 	}
 	return nil
 }
+
+// SetActive suspends (false) or reactivates (true) a user, as a PATCH of active would: the
+// operator's suspend and reactivate commands and the console's buttons.
+func (s *Service) SetActive(ctx context.Context, a Actor, id string, active bool) (*Resource, error) {
+	if err := a.CanWrite(); err != nil {
+		return nil, err
+	}
+	return s.changeUser(ctx, a, id, Precondition{}, nil, false, func(cur *User) (map[string]any, map[string]any, error) {
+		base := editable(cur, true)
+		doc := schema.Clone(base)
+		doc["active"] = active
+		return base, doc, nil
+	})
+}

@@ -136,12 +136,8 @@ func parseAudit(in AuditInput) (AuditQuery, error) {
 	if q.Until, err = at("until", in.Until); err != nil {
 		return q, err
 	}
-	if in.Limit != "" {
-		n, err := strconv.Atoi(in.Limit)
-		if err != nil || n < 1 {
-			return q, scimerr.Invalid("", "limit %q is not a positive whole number", in.Limit)
-		}
-		q.Limit = min(n, MaxAuditLimit)
+	if q.Limit, err = parseLimit("limit", in.Limit, DefaultAuditLimit, MaxAuditLimit); err != nil {
+		return q, err
 	}
 	if in.Cursor != "" {
 		t, id, ok := decodeCursor(in.Cursor)
@@ -176,4 +172,16 @@ func decodeCursor(c string) (time.Time, string, bool) {
 		return time.Time{}, "", false
 	}
 	return t, u.String(), true
+}
+
+// parseLimit reads a page size: def when absent, at most max (a larger one is lowered to it).
+func parseLimit(name, v string, def, max int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, scimerr.Invalid("", "%s %q is not a positive whole number", name, v)
+	}
+	return min(n, max), nil
 }

@@ -109,6 +109,14 @@ func (e *InUseError) Error() string { return fmt.Sprintf("granted to %d users", 
 type Store interface {
 	InsertOrg(ctx context.Context, o NewOrg) error
 	GetOrg(ctx context.Context, org string) (*Org, error)
+	// ListOrgs returns up to limit organizations after the cursor (all from the first when
+	// nil), oldest first.
+	ListOrgs(ctx context.Context, after *OrgCursor, limit int) ([]OrgSummary, error)
+	// UpdateOrg stores what ch changes.
+	UpdateOrg(ctx context.Context, org string, ch OrgChange) error
+	// DeleteOrg purges the organization, leaving a tombstone and p's event queued to each
+	// endpoint it had.
+	DeleteOrg(ctx context.Context, org string, p OrgPurge) error
 
 	ListDomains(ctx context.Context, org string) ([]Domain, error)
 	GetDomain(ctx context.Context, org, domain string) (*Domain, error)
@@ -203,12 +211,9 @@ type CreateOrgInput struct {
 // CreateOrg creates an organization with its verified domains and licensed products, and
 // issues its operator token.
 func (s *Service) CreateOrg(ctx context.Context, in CreateOrgInput) (*CreatedOrg, error) {
-	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return nil, scimerr.Invalid("", "an organization needs a name")
-	}
-	if len(name) > 200 {
-		return nil, scimerr.Invalid("", "the organization name is %d bytes long; at most 200 are allowed", len(name))
+	name, err := checkName(in.Name)
+	if err != nil {
+		return nil, err
 	}
 	domains, err := normalizeAll(in.Domains, NormalizeDomain)
 	if err != nil {

@@ -422,7 +422,8 @@ func TestLegacyCreateOrgLicensesDefaults(t *testing.T) {
 	tok, err := store.CreateOrg(ctx, id, "Demo", []string{" Example.com "})
 	require.NoError(t, err)
 	require.Equal(t, id, tok.OrgID)
-	// Again with the same id: the organization is kept and gets another token.
+	// Again with the same id: the organization is kept and gets another token, which replaces
+	// the first (restarting "scimd serve --demo" does not pile up valid tokens).
 	_, err = store.CreateOrg(ctx, id, "Demo again", []string{"example.com"})
 	require.NoError(t, err)
 	o, err := store.GetOrg(ctx, id)
@@ -432,4 +433,8 @@ func TestLegacyCreateOrgLicensesDefaults(t *testing.T) {
 	require.Equal(t, []string{"example.com"}, domainNames(o.Domains))
 	require.True(t, o.Domains[0].Verified)
 	require.Equal(t, 2, orgstest.Count(t, pool, `SELECT count(*) FROM tokens WHERE org_id = $1 AND issuer_user_id IS NULL`, id))
+	require.Equal(t, 1, orgstest.Count(t, pool, `SELECT count(*) FROM tokens WHERE org_id = $1 AND revoked_at IS NULL`, id))
+	var revoked string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id::text FROM tokens WHERE org_id = $1 AND revoked_at IS NOT NULL`, id).Scan(&revoked))
+	require.Equal(t, tok.ID, revoked, "the first token is the one revoked")
 }

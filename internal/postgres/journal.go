@@ -103,9 +103,12 @@ func (t *tx) Notify(notices ...directory.Notice) {
 		t.org, ids, users, recipients, names, langs, kinds, data)
 }
 
+// queueEventSQL queues an event ($2 id, $3 type, $4 payload) for every endpoint of organization
+// $1: one delivery each, carrying the endpoint's URL and secret.
+const queueEventSQL = `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload, url, secret)
+	SELECT $1, gen_random_uuid(), e.id, $2, $3, $4, e.url, e.secret FROM webhook_endpoints e WHERE e.org_id = $1`
+
 // QueueEvent implements directory.Tx: one delivery per endpoint.
 func (t *tx) QueueEvent(e directory.Event) {
-	t.queue(`INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload)
-		SELECT $1, gen_random_uuid(), e.id, $2, $3, $4 FROM webhook_endpoints e WHERE e.org_id = $1`,
-		t.org, e.ID, e.Type, e.Payload)
+	t.queue(queueEventSQL, t.org, e.ID, e.Type, e.Payload)
 }

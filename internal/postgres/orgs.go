@@ -27,9 +27,10 @@ var _ orgs.Store = (*Orgs)(nil)
 func NewOrgs(pool *pgxpool.Pool) *Orgs { return &Orgs{pool: pool} }
 
 // CreateOrg creates an organization whose domains are verified and which licenses
-// orgs.DefaultProducts, and issues its operator token (a token with no issuing user), in one
-// transaction. id may be empty for a new random id; an organization that already exists with
-// that id is kept and only gets a new token (and any domains or default products it lacks).
+// orgs.DefaultProducts, and issues its operator token, in one transaction. id may be empty for
+// a new random id; an organization that already exists with that id is kept and gets a new
+// operator token replacing the one issued before (and any domains or default products it
+// lacks): what "scimd serve --demo" does on every start, without piling up valid tokens.
 // Domains are only trimmed and lowercased: callers with input to check use orgs.Service.
 func (o *Orgs) CreateOrg(ctx context.Context, id, name string, domains []string) (auth.Issued, error) {
 	if id == "" {
@@ -49,7 +50,8 @@ func (o *Orgs) CreateOrg(ctx context.Context, id, name string, domains []string)
 }
 
 // InsertOrg implements orgs.Store. An organization that exists already is kept; the domains,
-// products and operator token are added to it.
+// products and operator token are added to it, the token replacing (revoking) earlier operator
+// tokens.
 func (o *Orgs) InsertOrg(ctx context.Context, n orgs.NewOrg) error {
 	locale := n.DefaultLocale
 	if locale == "" {
@@ -71,6 +73,10 @@ func (o *Orgs) InsertOrg(ctx context.Context, n orgs.NewOrg) error {
 			return err
 		}
 		// The operator token is a service token with the admin role.
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = now()
+			WHERE org_id = $1 AND issuer_user_id IS NULL AND label = 'operator' AND revoked_at IS NULL`, n.ID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO tokens (org_id, id, secret_hash, role, label, expires_at)
 			VALUES ($1, $2, $3, 'admin', 'operator', $4)`, n.ID, n.Operator.ID, n.Operator.Hash, n.Operator.Expiry)
 		return err

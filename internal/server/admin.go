@@ -145,6 +145,20 @@ func (s *server) adminCreateOrg(w http.ResponseWriter, r *http.Request) (int, an
 	return http.StatusCreated, o, nil
 }
 
+// adminListOrgs answers a page of organizations, oldest first; query parameters limit and
+// cursor.
+func (s *server) adminListOrgs(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	p, err := s.Orgs.ListOrgs(r.Context(), q.Get("limit"), q.Get("cursor"))
+	return http.StatusOK, p, err
+}
+
+// adminDeleteOrg deletes an organization and purges everything of it (orgs.Service.DeleteOrg).
+func (s *server) adminDeleteOrg(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	err := s.Orgs.DeleteOrg(r.Context(), chi.URLParam(r, "org"), "operator (admin API)", requestID(r.Context()))
+	return http.StatusNoContent, nil, err
+}
+
 // adminGetOrg shows an organization with its settings (nested groups, notify).
 func (s *server) adminGetOrg(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	o, err := s.Orgs.Settings(r.Context(), chi.URLParam(r, "org"))
@@ -215,6 +229,9 @@ func operator(r *http.Request) (directory.Actor, error) {
 	}
 	a := directory.Operator(id.String())
 	a.RequestID = requestID(r.Context())
+	if a.Notify, err = notifyOverride(r); err != nil {
+		return directory.Actor{}, err
+	}
 	return a, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
@@ -41,31 +42,42 @@ func (s *server) adminRemoveGroupMapping(_ http.ResponseWriter, r *http.Request,
 	return http.StatusOK, m, err
 }
 
-// adminPatchOrg changes an organization's settings: nested_groups (a rule of the directory) and
-// notify (the default of notifications to users, settings.go of internal/orgs). nested_groups
-// is applied first: it is the one that can be refused, and then nothing changes.
+// adminPatchOrg changes an organization: its name and default locale, and its settings
+// nested_groups (a rule of the directory) and notify (the default of notifications to users).
+// Every value is checked first, and nested_groups is applied first: it is the one that can be
+// refused, and then nothing changes.
 func (s *server) adminPatchOrg(w http.ResponseWriter, r *http.Request, a directory.Actor) (int, any, error) {
 	var in struct {
-		NestedGroups *bool `json:"nested_groups"`
-		Notify       *bool `json:"notify"`
+		Name          *string `json:"name"`
+		DefaultLocale *string `json:"default_locale"`
+		NestedGroups  *bool   `json:"nested_groups"`
+		Notify        *bool   `json:"notify"`
 	}
 	if err := s.decodeAdmin(w, r, &in); err != nil {
 		return 0, nil, err
 	}
-	if in.NestedGroups == nil && in.Notify == nil {
-		return 0, nil, scimerr.Invalid("", `nothing to change: send {"nested_groups": true|false} and/or {"notify": true|false}`)
+	if in.Name == nil && in.DefaultLocale == nil && in.NestedGroups == nil && in.Notify == nil {
+		return 0, nil, scimerr.Invalid("", `nothing to change: send one or more of "name", "default_locale", "nested_groups" (true|false) and "notify" (true|false)`)
 	}
-	org := chi.URLParam(r, "org")
+	ch, err := orgs.OrgChange{Name: in.Name, DefaultLocale: in.DefaultLocale}.Checked()
+	if err != nil {
+		return 0, nil, err
+	}
 	if in.NestedGroups != nil {
 		if err := s.Directory.SetNestedGroups(r.Context(), a, *in.NestedGroups); err != nil {
 			return 0, nil, err
 		}
 	}
 	if in.Notify != nil {
-		if _, err := s.Orgs.SetNotify(r.Context(), org, *in.Notify); err != nil {
+		if _, err := s.Orgs.SetNotify(r.Context(), a.Org, *in.Notify); err != nil {
 			return 0, nil, err
 		}
 	}
-	o, err := s.Orgs.Settings(r.Context(), org)
+	if ch.Name != nil || ch.DefaultLocale != nil {
+		if err := s.Orgs.ChangeOrg(r.Context(), a.Org, ch); err != nil {
+			return 0, nil, err
+		}
+	}
+	o, err := s.Orgs.Settings(r.Context(), a.Org)
 	return http.StatusOK, o, err
 }

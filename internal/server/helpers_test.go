@@ -20,6 +20,7 @@ import (
 
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
@@ -71,11 +72,15 @@ func newEnvWith(t *testing.T, configure func(*server.Deps)) *env {
 	require.NoError(t, err)
 	store, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
-	orgs := postgres.NewOrgs(pool)
+	orgsStore := postgres.NewOrgs(pool)
 	dir, err := directory.New(store, reg)
 	require.NoError(t, err)
+	admin, err := orgs.New(orgsStore, orgs.Config{})
+	require.NoError(t, err)
+	// The admin API stays disabled unless configure sets an AdminToken.
 	deps := server.Deps{
 		Directory: dir,
+		Orgs:      admin,
 		Schemas:   reg,
 		Ready:     pool.Ping,
 		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
@@ -84,9 +89,9 @@ func newEnvWith(t *testing.T, configure func(*server.Deps)) *env {
 	h := server.NewServer(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	tok, err := orgs.CreateOrg(ctx, "", "Acme", []string{"example.com"})
+	tok, err := orgsStore.CreateOrg(ctx, "", "Acme", []string{"example.com"})
 	require.NoError(t, err)
-	return &env{t: t, pool: pool, orgs: orgs, dir: dir, srv: srv, org: tok.OrgID, token: tok.Token}
+	return &env{t: t, pool: pool, orgs: orgsStore, dir: dir, srv: srv, org: tok.OrgID, token: tok.Token}
 }
 
 // with returns a copy of e that reports failures to t, for subtests.

@@ -69,7 +69,9 @@ func (s *server) routes() http.Handler {
 		r.NotFound(s.adminNotFound)
 		r.MethodNotAllowed(s.adminMethodNotAllowed)
 		r.Post("/orgs", s.admin(s.adminCreateOrg))
+		r.Get("/orgs", s.admin(s.adminListOrgs))
 		r.Get("/orgs/{org}", s.admin(s.adminGetOrg))
+		r.Delete("/orgs/{org}", s.admin(s.adminDeleteOrg))
 		r.Patch("/orgs/{org}", s.adminDirectory(s.adminPatchOrg))
 		r.Get("/orgs/{org}/domains", s.admin(s.adminListDomains))
 		r.Post("/orgs/{org}/domains", s.admin(s.adminAddDomain))
@@ -92,7 +94,12 @@ func (s *server) routes() http.Handler {
 		r.Get("/orgs/{org}/webhooks", s.admin(s.adminListWebhooks))
 		r.Post("/orgs/{org}/webhooks", s.admin(s.adminAddWebhook))
 		r.Delete("/orgs/{org}/webhooks/{id}", s.admin(s.adminRemoveWebhook))
-		// Users' sign-in state and the audit log (admin_users.go).
+		// Users: support commands, sign-in state, and the audit log (admin_users.go).
+		r.Get("/orgs/{org}/users", s.adminDirectory(s.adminListUsers))
+		r.Get("/orgs/{org}/users/{id}", s.adminDirectory(s.adminGetUser))
+		r.Delete("/orgs/{org}/users/{id}", s.adminDirectory(s.adminDeleteUser))
+		r.Post("/orgs/{org}/users/{id}/suspend", s.adminDirectory(s.adminSuspendUser))
+		r.Post("/orgs/{org}/users/{id}/reactivate", s.adminDirectory(s.adminReactivateUser))
 		r.Get("/orgs/{org}/users/{id}/sign-in", s.adminDirectory(s.adminUserSignIn))
 		r.Get("/orgs/{org}/audit", s.admin(s.adminAudit))
 	})
