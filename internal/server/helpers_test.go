@@ -129,6 +129,13 @@ func (e *env) otherOrg() *env {
 	return &o
 }
 
+// verifiedDomain gives the env's organization another verified domain.
+func (e *env) verifiedDomain(domain string) {
+	e.t.Helper()
+	_, err := e.pool.Exec(context.Background(), `INSERT INTO org_domains (org_id, domain, verified_at) VALUES ($1, $2, now())`, e.org, domain)
+	require.NoError(e.t, err)
+}
+
 // resp is one HTTP answer.
 type resp struct {
 	Status int

@@ -1049,8 +1049,7 @@ func newListEnv(t *testing.T) *listEnv {
 	e := newEnv(t)
 	l := &listEnv{env: e, id: map[string]string{}, created: map[string]string{}}
 	// bob and carol have addresses on a second verified domain.
-	_, err := e.orgs.CreateOrg(context.Background(), e.org, "Acme", []string{"x.example"})
-	require.NoError(t, err)
+	e.verifiedDomain("x.example")
 	add := func(name string, body map[string]any) {
 		u := e.createUser(body)
 		l.id[name] = u["id"].(string)
@@ -1500,8 +1499,7 @@ func TestUsersTenantIsolation(t *testing.T) {
 	a.requireUnchanged(id, before)
 
 	// userName is unique per organization, not across them.
-	_, err := b.orgs.CreateOrg(context.Background(), b.org, "Globex", []string{"example.com"})
-	require.NoError(t, err)
+	b.verifiedDomain("example.com")
 	other := b.createUser(map[string]any{"userName": "isolated@example.com"})
 	require.NotEqual(t, id, other["id"])
 	requireError(t, a.do(http.MethodGet, "/Users/"+other["id"].(string), nil, nil), http.StatusNotFound, "")
