@@ -107,6 +107,9 @@ func runCeiling(args []string) error {
 	if err != nil {
 		return err
 	}
+	// One connection per client, opened up front. Fewer make requests queue for a connection:
+	// with 8 clients on this 2-core machine, 4 connections (pgxpool's default here) answered
+	// about 15% fewer reads than 8, and the ceiling is the best this program does.
 	cfg.MaxConns, cfg.MinConns = int32(*conns), int32(*conns)
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		for name, sql := range ceilingStatements {

@@ -55,6 +55,9 @@ func main() {
 	} else {
 		err = run(ctx, os.Args[1:])
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // the usage is printed already
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scimbench:", err)
 		os.Exit(1)
@@ -64,6 +67,10 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: scimbench [flags]\n       scimbench ceiling -database-url URL [-addr ADDR] [-conns N]   (the ceiling server alone)\nflags:")
+		fs.PrintDefaults()
+	}
 	fs.IntVar(&c.users, "users", 100_000, "users in the directory (also the size of the large group)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each scenario runs")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent clients per scenario (and its ceiling's clients and connections, and raw baseline connections)")
