@@ -22,6 +22,10 @@ type jsonRow struct {
 	Errors      int      `json:"errors"`
 	CPU         jsonCPU  `json:"cpu_us_per_request"`
 	CeilingCPU  *jsonCPU `json:"ceiling_cpu_us_per_request"`
+	// The share of the machine's cores that other processes used during the scenario's run
+	// and during its ceiling's runs: how much the two may have met different conditions.
+	Others        float64  `json:"others_cpu_share"`
+	CeilingOthers *float64 `json:"ceiling_others_cpu_share"`
 }
 
 // jsonCPU is the CPU per request of one run: the load generator, the server (scimd or the
@@ -32,17 +36,17 @@ type jsonCPU struct {
 	Postgres  float64 `json:"postgres"`
 }
 
-func jsonRows(rows []row) []jsonRow {
+func jsonRows(rows []row, cores int) []jsonRow {
 	out := make([]jsonRow, 0, len(rows))
 	for _, rw := range rows {
 		r := rw.res
 		j := jsonRow{Scenario: rw.name, RPS: round(r.rate(), 1), P50: msFloat(r, .5), P99: msFloat(r, .99),
 			Baseline: rw.ceilingName(), RawBaseline: "none", Request: rw.label, Clients: rw.conc, Requests: r.n, Errors: r.errors(),
-			CPU: cpuPerRequest(rw.cpu.self, rw.cpu.scimd, rw.cpu.pg, rw.cpuN)}
+			CPU: cpuPerRequest(rw.cpu.self, rw.cpu.scimd, rw.cpu.pg, rw.cpuN), Others: round(rw.cpu.others(cores), 2)}
 		if v, ok := rw.ratio(); ok {
 			j.BaselineRPS, j.Ratio = ptr(round(rw.ceil.rate(), 1)), ptr(round(v, 3))
 			c := cpuPerRequest(rw.ceilCPU.self, rw.ceilCPU.ceiling, rw.ceilCPU.pg, rw.ceilN)
-			j.CeilingCPU = &c
+			j.CeilingCPU, j.CeilingOthers = &c, ptr(round(rw.ceilCPU.others(cores), 2))
 		}
 		if v, ok := ratio(r.rate(), rw.raw); ok {
 			j.RawBaseline, j.RawRPS, j.RawRatio = rw.rawLabel, ptr(round(rw.raw.rate(), 1)), ptr(round(v, 3))

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -196,7 +197,7 @@ func run(ctx context.Context, args []string) error {
 		logf("wrote %s", cfg.out)
 	}
 	if cfg.jsonOut != "" {
-		out, err := json.MarshalIndent(jsonRows(b.rows), "", "  ")
+		out, err := json.MarshalIndent(jsonRows(b.rows, runtime.NumCPU()), "", "  ")
 		if err != nil {
 			return err
 		}

@@ -377,8 +377,9 @@ func (rep *report) cpuTable(w *strings.Builder) {
 	p("### CPU per request\n\n")
 	p("CPU time (user+system, from /proc) over each run divided by its requests, in µs: scimbench is the load generator, ")
 	p("PostgreSQL the backends of the benchmark's database. \"Others\" is the share of the machine's %d cores used by every ", cores)
-	p("other process during the scimd run (other builds and tests on a shared machine).\n\n")
-	p("| scenario run | clients | scimbench | scimd | PostgreSQL | all | ceiling run: scimbench | ceiling | PostgreSQL | all | raw: scimbench | raw: PostgreSQL | others |\n")
+	p("other process during the scimd run and during the ceiling runs (other builds and tests on a shared machine): where ")
+	p("they differ much, so may the conditions the scenario and its ceiling met.\n\n")
+	p("| scenario run | clients | scimbench | scimd | PostgreSQL | all | ceiling run: scimbench | ceiling | PostgreSQL | all | raw: scimbench | raw: PostgreSQL | others: scimd run / ceiling runs |\n")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, rw := range rep.b.rows {
 		if !rw.first {
@@ -389,10 +390,14 @@ func (rep *report) cpuTable(w *strings.Builder) {
 			name += " (and its other series)"
 		}
 		c, k, r := rw.cpu, rw.ceilCPU, rw.rawCPU
-		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f%% |\n", name, rw.conc,
+		others := fmt.Sprintf("%.0f%%", 100*c.others(cores))
+		if rw.ceilN > 0 {
+			others += fmt.Sprintf(" / %.0f%%", 100*k.others(cores))
+		}
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, rw.conc,
 			perReq(c.self, rw.cpuN), perReq(c.scimd, rw.cpuN), perReq(c.pg, rw.cpuN), perReq(c.self+c.scimd+c.pg, rw.cpuN),
 			perReq(k.self, rw.ceilN), perReq(k.ceiling, rw.ceilN), perReq(k.pg, rw.ceilN), perReq(k.self+k.ceiling+k.pg, rw.ceilN),
-			perReq(r.self, rw.rawN), perReq(r.pg, rw.rawN), 100*c.others(cores))
+			perReq(r.self, rw.rawN), perReq(r.pg, rw.rawN), others)
 	}
 	p("\n")
 }

@@ -32,7 +32,8 @@ func TestJSONRows(t *testing.T) {
 			ceilN: 4000, rawLabel: "raw SELECT", raw: res(30000), cpuN: 3000, cpu: cpuUse{self: .3, scimd: .6, pg: .9}},
 		{name: "create", label: "POST /Users", conc: 8, res: *res(500, 4)},
 	}
-	out := jsonRows(rows)
+	rows[0].cpu.machine, rows[0].cpu.wall = 1.8+1, 1 // others: 1 s of the 2 cores' second
+	out := jsonRows(rows, 2)
 	require.Len(t, out, 2)
 	j := out[0]
 	require.Equal(t, "username-eq", j.Scenario)
@@ -45,6 +46,7 @@ func TestJSONRows(t *testing.T) {
 	require.Equal(t, 0.1, *j.RawRatio, "raw_ratio is scimd's rps over raw pgx's")
 	require.Equal(t, 30000.0, *j.RawRPS)
 	require.Equal(t, jsonCPU{Scimbench: 100, Server: 200, Postgres: 300}, j.CPU)
+	require.Equal(t, 0.5, j.Others)
 
 	j = out[1]
 	require.Equal(t, "none", j.Baseline)
