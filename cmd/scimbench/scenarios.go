@@ -285,7 +285,9 @@ func (b *bench) scenarios(ctx context.Context) error {
 // waiting for the other clients' requests on the same group.
 func (b *bench) groupScenarios(ctx context.Context, conc int) error {
 	n := len(b.ids)
-	// Every directory user is in the large group; the users created earlier are in none.
+	// Both groups get the same kind of new member: a user the create scenario made, active and
+	// in no group (every directory user is in the large group already, and some are suspended
+	// by now), so that the two differ only in the group's size.
 	if err := b.ensureCreated(ctx, 4*conc); err != nil {
 		return err
 	}
@@ -301,7 +303,7 @@ func (b *bench) groupScenarios(ctx context.Context, conc int) error {
 		desc string
 		f    op
 	}{
-		{"small", "10-member group", b.memberAddRemove(b.smallGroup, func(k int) string { return b.ids[10+k%(n-10)] })},
+		{"small", "10-member group", b.memberAddRemove(b.smallGroup, func(k int) string { return outside[k%len(outside)] })},
 		{"large", fmt.Sprintf("%d-member group", n), b.memberAddRemove(b.bigGroup, func(k int) string { return outside[k%len(outside)] })},
 	}
 	clients := []int{conc}
