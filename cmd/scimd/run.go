@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
@@ -173,12 +174,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	orgs := postgres.NewOrgs(pool)
+	store, err := postgres.NewStore(pool, reg)
+	if err != nil {
+		return err
+	}
+	// Listening keeps the token cache right while other processes change tokens and users.
+	go store.ListenTokens(ctx, logger)
+	orgs := store.Orgs()
 	admin, err := orgService(orgs, *dnsResolver)
 	if err != nil {
 		return err
 	}
-	dir, err := newDirectory(pool)
+	dir, err := directory.New(store, reg)
 	if err != nil {
 		return err
 	}

@@ -106,11 +106,17 @@ func TestMigrateConcurrently(t *testing.T) {
 // stops it and returns run's result.
 func startServe(t *testing.T, dbURL string, extra ...string) (string, *syncBuffer, func() error) {
 	t.Helper()
+	return startServeWith(t, dbURL, io.Discard, extra...)
+}
+
+// startServeWith is startServe with the server's log written to stderr.
+func startServeWith(t *testing.T, dbURL string, stderr io.Writer, extra ...string) (string, *syncBuffer, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0"}, extra...)
-	go func() { done <- run(ctx, args, env(dbURL), out, io.Discard) }()
+	go func() { done <- run(ctx, args, env(dbURL), out, stderr) }()
 	var base string
 	eventually(t, "the SCIM base URL line", func() bool {
 		select {

@@ -142,6 +142,8 @@ func (t *tx) SetEffective(changes []directory.GrantChange) error {
 		t.queue(`INSERT INTO user_effective_products (org_id, user_id, product)
 			SELECT $1, u, p FROM unnest($2::uuid[], $3::text[]) AS x (u, p)`, t.org, pUsers, pProducts)
 	}
+	// A token acts with its issuer's effective orgRole.
+	t.notifyIssuers(ids)
 	return nil
 }
 

@@ -19,6 +19,9 @@ import (
 // the rules live in internal/orgs.
 type Orgs struct {
 	pool *pgxpool.Pool
+	// tokens is the token cache of the Store it came from (Store.Orgs), nil for one made by
+	// NewOrgs: a process that authenticates nothing has no cache.
+	tokens *tokenCache
 }
 
 var _ orgs.Store = (*Orgs)(nil)

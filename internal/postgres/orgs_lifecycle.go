@@ -54,7 +54,8 @@ const purgeTimeout = 30 * time.Minute
 // queued first, to the endpoints about to go, and its deliveries carry their endpoint's URL
 // and secret, so they outlive it.
 func (o *Orgs) DeleteOrg(ctx context.Context, org string, p orgs.OrgPurge) error {
-	return pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+	note := tokenNote("o", org)
+	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true)", strconv.FormatInt(purgeTimeout.Milliseconds(), 10)); err != nil {
 			return err
 		}
@@ -74,6 +75,12 @@ func (o *Orgs) DeleteOrg(ctx context.Context, org string, p orgs.OrgPurge) error
 		b.Queue(`DELETE FROM user_products WHERE org_id = $1`, org)
 		b.Queue(`DELETE FROM organizations WHERE id = $1`, org)
 		b.Queue(`INSERT INTO organization_tombstones (id, actor, request_id) VALUES ($1, $2, $3)`, org, p.Actor, p.RequestID)
+		// Its tokens stop: at once here, and in other processes when they hear of it.
+		b.Queue(`SELECT pg_notify($1, $2)`, tokenChannel, note)
 		return tx.SendBatch(ctx, b).Close()
 	})
+	if err == nil && o.tokens != nil {
+		o.tokens.drop(note)
+	}
+	return err
 }

@@ -26,6 +26,7 @@ func (t *tx) ClearManager(id string) ([]string, error) {
 // queued notifications and its audit trail are handled here. Package tests walk every table
 // afterwards to prove nothing else holds the user's data.
 func (t *tx) PurgeUser(p directory.Purge) error {
+	t.notifyIssuers([]string{p.UserID})
 	t.queue("DELETE FROM notifications WHERE org_id = $1 AND user_id = $2", t.org, p.UserID)
 	t.queue("UPDATE audit_log SET resource_id = $3, changes = '{}' WHERE org_id = $1 AND resource_id = $2", t.org, p.UserID, p.Pseudonym)
 	t.queue("UPDATE audit_log SET actor_user_id = $3 WHERE org_id = $1 AND actor_user_id = $2", t.org, p.UserID, p.Pseudonym)

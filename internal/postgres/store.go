@@ -18,6 +18,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	users  *users
 	groups *groups
+	tokens *tokenCache
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -28,7 +29,13 @@ func NewStore(pool *pgxpool.Pool, reg *schema.Registry) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, users: u, groups: newGroups(reg.Group)}, nil
+	return &Store{pool: pool, users: u, groups: newGroups(reg.Group), tokens: newTokenCache()}, nil
+}
+
+// Orgs is the organization store over the same pool, sharing the token cache, so that an
+// organization deleted through it stops its tokens at once in this process too.
+func (s *Store) Orgs() *Orgs {
+	return &Orgs{pool: s.pool, tokens: s.tokens}
 }
 
 // updateAttempts bounds how often Update runs a transaction that a concurrent one made stale or
@@ -57,7 +64,13 @@ func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) e
 	if err := fn(t); err != nil {
 		return err
 	}
-	return t.commit()
+	if err := t.commit(); err != nil {
+		return err
+	}
+	for _, note := range t.notes {
+		s.tokens.drop(note)
+	}
+	return nil
 }
 
 // orgSettingsSQL reads what the directory's rules need to know about an organization, in one

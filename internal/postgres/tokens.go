@@ -31,8 +31,21 @@ func scanToken(row pgx.Row, extra ...any) (directory.Token, error) {
 	return t, nil
 }
 
-// Token implements directory.Store: the token and its issuer's state, in one indexed read.
+// Token implements directory.Store: the token and its issuer's state, from the token cache or
+// in one indexed read.
 func (s *Store) Token(ctx context.Context, org, id string) (*directory.StoredToken, error) {
+	now := time.Now()
+	if st, gen := s.tokens.get(org, id, now); st != nil {
+		return st, nil
+	} else if st, err := s.readToken(ctx, org, id); err != nil {
+		return nil, err
+	} else {
+		s.tokens.put(st, org, gen, now)
+		return st, nil
+	}
+}
+
+func (s *Store) readToken(ctx context.Context, org, id string) (*directory.StoredToken, error) {
 	st := &directory.StoredToken{}
 	var role *string
 	var active *bool
@@ -96,6 +109,7 @@ func (t *tx) RevokeToken(id string, at time.Time) (*directory.Token, error) {
 	if err == nil && out == nil {
 		return nil, directory.ErrNotFound
 	}
+	t.notifyTokens(tokenNote("t", t.org, id))
 	return out, err
 }
 
@@ -103,5 +117,17 @@ func (t *tx) RevokeToken(id string, at time.Time) (*directory.Token, error) {
 func (t *tx) RevokeTokens(issuers []string, at time.Time) error {
 	t.queue(`UPDATE tokens SET revoked_at = $3 WHERE org_id = $1 AND issuer_user_id = ANY($2::uuid[]) AND revoked_at IS NULL`,
 		t.org, issuers, at)
+	t.notifyIssuers(issuers)
 	return nil
+}
+
+// notifyIssuers sends a token cache notification for each of users that issued tokens, and
+// drops all of users from this process's cache on commit.
+func (t *tx) notifyIssuers(users []string) {
+	for _, u := range users {
+		t.notes = append(t.notes, tokenNote("u", t.org, u))
+	}
+	t.queue(`SELECT pg_notify($1, 'u ' || $2::text || ' ' || i.issuer)
+		FROM (SELECT DISTINCT issuer_user_id::text AS issuer FROM tokens WHERE org_id = $3 AND issuer_user_id = ANY($4::uuid[])) AS i`,
+		tokenChannel, t.org, t.org, users)
 }

@@ -26,6 +26,15 @@ type tx struct {
 	// settings are the organization's settings as first read (nil before).
 	settings *directory.Org
 	orgFound bool
+	// notes are the token cache notifications the transaction sends; they are applied to
+	// this process's cache as soon as it commits (tokencache.go).
+	notes []string
+}
+
+// notifyTokens sends a token cache notification with the commit, for each note.
+func (t *tx) notifyTokens(notes ...string) {
+	t.notes = append(t.notes, notes...)
+	t.queue(`SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n`, tokenChannel, notes)
 }
 
 // errStale ends an attempt whose guarded write found the row changed since it was read; the
