@@ -72,8 +72,7 @@ func (t *tx) GrantInputs(users []string) ([]directory.GrantInput, error) {
 			)
 			SELECT u.id::text, u.active, u.org_role, u.account_role,
 				ARRAY(SELECT p.product FROM user_products p WHERE p.org_id = $1 AND p.user_id = u.id ORDER BY 1),
-				u.eff_org_role, u.eff_account_role,
-				ARRAY(SELECT p.product FROM user_effective_products p WHERE p.org_id = $1 AND p.user_id = u.id ORDER BY 1),
+				u.eff_org_role, u.eff_account_role, u.eff_products,
 				(SELECT json_agg(json_build_array(gm.org_role, gm.account_role,
 					ARRAY(SELECT p.product FROM group_mapping_products p WHERE p.org_id = $1 AND p.group_id = gm.group_id)))
 				 FROM memberships ms JOIN group_mappings gm ON gm.org_id = $1 AND gm.group_id = ms.group_id
@@ -134,9 +133,19 @@ func (t *tx) SetEffective(changes []directory.GrantChange) error {
 			pUsers, pProducts = append(pUsers, c.UserID), append(pProducts, p)
 		}
 	}
-	t.queue(`UPDATE users u SET eff_org_role = c.org_role, eff_account_role = c.account_role
-		FROM unnest($2::uuid[], $3::text[], $4::text[]) AS c (id, org_role, account_role)
-		WHERE u.org_id = $1 AND u.id = c.id`, t.org, ids, orgRoles, accountRoles)
+	// The products of each user as a JSON array (arrays of arrays must be rectangular).
+	products := make([]string, len(changes))
+	for i, c := range changes {
+		b, err := json.Marshal(nonNil(c.After.Products))
+		if err != nil {
+			return err
+		}
+		products[i] = string(b)
+	}
+	t.queue(`UPDATE users u SET eff_org_role = c.org_role, eff_account_role = c.account_role,
+			eff_products = ARRAY(SELECT jsonb_array_elements_text(c.products::jsonb))
+		FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS c (id, org_role, account_role, products)
+		WHERE u.org_id = $1 AND u.id = c.id`, t.org, ids, orgRoles, accountRoles, products)
 	t.queue(`DELETE FROM user_effective_products WHERE org_id = $1 AND user_id = ANY($2::uuid[])`, t.org, ids)
 	if len(pUsers) > 0 {
 		t.queue(`INSERT INTO user_effective_products (org_id, user_id, product)

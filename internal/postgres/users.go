@@ -161,39 +161,30 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 		ordered: true,
 	}
 	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, u.sign_in, " + strings.Join(cols, ", ") +
-		", u.org_role, u.account_role, (SELECT array_agg(c.product ORDER BY c.product) FROM user_products c" +
-		" WHERE c.org_id = u.org_id AND c.user_id = u.id)" +
-		", u.eff_org_role, u.eff_account_role, (SELECT array_agg(c.product ORDER BY c.product) FROM user_effective_products c" +
-		" WHERE c.org_id = u.org_id AND c.user_id = u.id)"
+		", u.org_role, u.account_role, u.eff_org_role, u.eff_account_role, u.eff_products"
 	return s, nil
 }
 
-// selectFrom returns the SELECT list and FROM clause of a user read, reading the child tables
-// only if the projection returns what they hold.
-func (s *users) selectFrom(pr schema.Projection) string {
+// selectFrom returns the SELECT list and FROM clause of a user read: one row, whose
+// multi-valued attributes are read only if the projection returns one, and whose groups only if
+// it returns groups. A user's direct products are read when write says the read is for a
+// change, else only while the user is suspended (they are then its pending grants, shown).
+func (s *users) selectFrom(pr schema.Projection, write bool) string {
 	var b strings.Builder
 	b.WriteString(s.selectSQL)
-	values := false
+	if write {
+		b.WriteString(", " + directProductsSQL)
+	} else {
+		b.WriteString(", CASE WHEN NOT u.active THEN " + directProductsSQL + " END")
+	}
+	multi := pr.Returns(s.addresses)
 	for _, p := range s.valuePath {
-		values = values || pr.Returns(p)
+		multi = multi || pr.Returns(p)
 	}
-	if values {
-		b.WriteString(`, (SELECT json_agg(json_build_array(c.attr, c.value, c.display, c.type, c."primary") ORDER BY c.attr, c.pos)
-			FROM user_values c WHERE c.org_id = u.org_id AND c.user_id = u.id)`)
+	if multi {
+		b.WriteString(", u.multi_valued")
 	} else {
-		b.WriteString(", NULL::json")
-	}
-	if pr.Returns(s.addresses) {
-		b.WriteString(`, (SELECT json_agg(json_build_array(`)
-		for i, c := range addressColumns {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("c." + c.column)
-		}
-		b.WriteString(`) ORDER BY c.pos) FROM user_addresses c WHERE c.org_id = u.org_id AND c.user_id = u.id)`)
-	} else {
-		b.WriteString(", NULL::json")
+		b.WriteString(", NULL::jsonb")
 	}
 	if pr.Returns(s.groups) {
 		b.WriteString(`, (SELECT json_agg(json_build_array(g.id::text, g.display_name) ORDER BY g.display_name, g.id)
@@ -206,12 +197,14 @@ func (s *users) selectFrom(pr schema.Projection) string {
 	return b.String()
 }
 
+const directProductsSQL = "ARRAY(SELECT c.product FROM user_products c WHERE c.org_id = u.org_id AND c.user_id = u.id ORDER BY c.product)"
+
 // scan reads one row of selectFrom into a User.
 func (s *users) scan(row pgx.Row) (*directory.User, error) {
 	u := &directory.User{Resource: directory.Resource{Doc: map[string]any{}}}
 	texts := make([]*string, len(s.paths))
 	var active bool
-	var values, addresses, groups []byte
+	var multi, groups []byte
 	var signIn *string
 	dest := []any{&u.ID, &u.Version, &u.Created, &u.LastModified, &u.AccountID, &signIn}
 	for i, p := range s.paths {
@@ -221,8 +214,8 @@ func (s *users) scan(row pgx.Row) (*directory.User, error) {
 			dest = append(dest, &texts[i])
 		}
 	}
-	dest = append(dest, &u.Direct.OrgRole, &u.Direct.AccountRole, &u.Direct.Products,
-		&u.Effective.OrgRole, &u.Effective.AccountRole, &u.Effective.Products, &values, &addresses, &groups)
+	dest = append(dest, &u.Direct.OrgRole, &u.Direct.AccountRole,
+		&u.Effective.OrgRole, &u.Effective.AccountRole, &u.Effective.Products, &u.Direct.Products, &multi, &groups)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -236,71 +229,69 @@ func (s *users) scan(row pgx.Row) (*directory.User, error) {
 			p.Set(u.Doc, *texts[i])
 		}
 	}
-	if err := s.decodeValues(u.Doc, values); err != nil {
-		return nil, err
+	if len(u.Effective.Products) == 0 {
+		u.Effective.Products = nil
 	}
-	if err := s.decodeGroups(u.Doc, groups); err != nil {
-		return nil, err
+	if len(u.Direct.Products) == 0 {
+		u.Direct.Products = nil
 	}
-	return u, s.decodeAddresses(u.Doc, addresses)
+	if multi != nil {
+		var m map[string][]any
+		if err := json.Unmarshal(multi, &m); err != nil {
+			return nil, err
+		}
+		for attr, list := range m {
+			u.Doc[attr] = list
+		}
+	}
+	return u, s.decodeGroups(u.Doc, groups)
 }
 
-func (s *users) decodeValues(doc map[string]any, raw []byte) error {
-	if raw == nil {
-		return nil
-	}
-	var rows [][5]any
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return err
-	}
-	lists := map[string][]any{}
-	for _, row := range rows {
-		attr, _ := row[0].(string)
-		el := map[string]any{}
-		for i, k := range []string{"value", "display", "type"} {
-			if v, ok := row[i+1].(string); ok {
-				el[k] = v
-			}
-		}
-		if row[4] == true {
-			el["primary"] = true
-		}
-		lists[attr] = append(lists[attr], el)
-	}
-	for attr, list := range lists {
-		if p, ok := s.valuePath[attr]; ok {
-			p.Set(doc, list)
-		}
-	}
-	return nil
-}
-
-func (s *users) decodeAddresses(doc map[string]any, raw []byte) error {
-	if raw == nil {
-		return nil
-	}
-	var rows [][]any
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return err
-	}
-	var list []any
-	for _, row := range rows {
-		el := map[string]any{}
-		for i, c := range addressColumns {
-			switch v := row[i].(type) {
-			case string:
-				el[c.sub] = v
-			case bool:
-				if v {
-					el[c.sub] = true
+// multiValued is the multi_valued column of doc: its multi-valued attributes, each element with
+// the sub-attributes stored (those of user_values or user_addresses), primary only when true.
+func (s *users) multiValued(doc map[string]any) ([]byte, error) {
+	out := map[string][]map[string]any{}
+	keep := func(name string, subs []string, list []any) {
+		var elems []map[string]any
+		for _, e := range list {
+			el, _ := e.(map[string]any)
+			m := map[string]any{}
+			for _, k := range subs {
+				if v, ok := el[k].(string); ok {
+					m[k] = v
 				}
 			}
+			if el["primary"] == true {
+				m["primary"] = true
+			}
+			elems = append(elems, m)
 		}
-		list = append(list, el)
+		if len(elems) > 0 {
+			out[name] = elems
+		}
 	}
-	s.addresses.Set(doc, list)
-	return nil
+	for _, name := range valueAttrs {
+		list, _ := s.valuePath[name].Get(doc).([]any)
+		if name == "roles" {
+			list = grants.OtherRoles(list) // grant roles are stored as grants
+		}
+		keep(name, []string{"value", "display", "type"}, list)
+	}
+	list, _ := s.addresses.Get(doc).([]any)
+	keep(s.addresses.Attr.Name, addressSubs, list)
+	return json.Marshal(out)
 }
+
+// addressSubs are the string sub-attributes of addresses.
+var addressSubs = func() []string {
+	var out []string
+	for _, c := range addressColumns {
+		if c.sub != "primary" {
+			out = append(out, c.sub)
+		}
+	}
+	return out
+}()
 
 // decodeGroups fills the read-only groups attribute: the user's direct groups.
 func (s *users) decodeGroups(doc map[string]any, raw []byte) error {

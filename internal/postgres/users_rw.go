@@ -16,7 +16,7 @@ import (
 
 // User implements directory.Store.
 func (s *Store) User(ctx context.Context, org, id string, pr schema.Projection) (*directory.User, error) {
-	u, err := s.users.scan(s.pool.QueryRow(ctx, s.users.selectFrom(pr)+" WHERE u.org_id = $1 AND u.id = $2", org, id))
+	u, err := s.users.scan(s.pool.QueryRow(ctx, s.users.selectFrom(pr, false)+" WHERE u.org_id = $1 AND u.id = $2", org, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, directory.ErrNotFound
 	}
@@ -25,7 +25,7 @@ func (s *Store) User(ctx context.Context, org, id string, pr schema.Projection) 
 
 // Users implements directory.Store.
 func (s *Store) Users(ctx context.Context, org string, q directory.Query) ([]*directory.User, int, error) {
-	return list(ctx, s.pool, &s.users.table, s.users.selectFrom(q.Projection), org, q, s.users.scan)
+	return list(ctx, s.pool, &s.users.table, s.users.selectFrom(q.Projection, false), org, q, s.users.scan)
 }
 
 // TakenUserNames implements directory.Store, comparing with lower() as the unique index
@@ -61,7 +61,7 @@ func (t *tx) LockUser(id string) (*directory.User, error) {
 			rows.Close()
 			return rows.Err()
 		})
-		b.Queue(t.s.users.selectFrom(schema.Projection{})+" WHERE u.org_id = $1 AND u.id = $2", t.org, id).Query(func(rows pgx.Rows) error {
+		b.Queue(t.s.users.selectFrom(schema.Projection{}, true)+" WHERE u.org_id = $1 AND u.id = $2", t.org, id).Query(func(rows pgx.Rows) error {
 			defer rows.Close()
 			if rows.Next() {
 				var err error
@@ -96,16 +96,21 @@ func (t *tx) ExistingUsers(ids []string) ([]string, error) {
 // InsertUser implements directory.Tx: the users row, its children, its direct and effective
 // products, queued to go with the next round trip.
 func (t *tx) InsertUser(u *directory.User) error {
+	multi, err := t.s.users.multiValued(u.Doc)
+	if err != nil {
+		return err
+	}
+	params := []any{t.org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole,
+		u.Effective.OrgRole, u.Effective.AccountRole, nullIfEmpty(u.SignIn), multi, nonNil(u.Effective.Products)}
 	cols := make([]string, len(userColumns))
 	ph := make([]string, len(userColumns))
 	for i, c := range userColumns {
 		cols[i] = c.column
-		ph[i] = fmt.Sprintf("$%d", i+9)
+		ph[i] = fmt.Sprintf("$%d", i+len(params)+1)
 	}
-	params := append([]any{t.org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole,
-		u.Effective.OrgRole, u.Effective.AccountRole, nullIfEmpty(u.SignIn)}, t.s.users.columnValues(u.Doc)...)
-	t.queue(`INSERT INTO users (org_id, id, password_hash, org_role, account_role, eff_org_role, eff_account_role, sign_in, `+
-		strings.Join(cols, ", ")+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, `+strings.Join(ph, ", ")+`)
+	params = append(params, t.s.users.columnValues(u.Doc)...)
+	t.queue(`INSERT INTO users (org_id, id, password_hash, org_role, account_role, eff_org_role, eff_account_role, sign_in,
+		multi_valued, eff_products, `+strings.Join(cols, ", ")+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, `+strings.Join(ph, ", ")+`)
 		RETURNING version, created_at, last_modified, account_id`, params...).
 		QueryRow(func(row pgx.Row) error {
 			return row.Scan(&u.Version, &u.Created, &u.LastModified, &u.AccountID)
@@ -122,18 +127,31 @@ func (t *tx) InsertUser(u *directory.User) error {
 // UpdateUser implements directory.Tx: only the children and products that changed are
 // rewritten.
 func (t *tx) UpdateUser(before, u *directory.User) error {
+	multi, err := t.s.users.multiValued(u.Doc)
+	if err != nil {
+		return err
+	}
 	sets := make([]string, len(userColumns))
-	params := []any{t.org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole, nullIfEmpty(u.SignIn)}
+	params := []any{t.org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole, nullIfEmpty(u.SignIn), multi}
 	for i, c := range userColumns {
 		sets[i] = fmt.Sprintf("%s = $%d", c.column, i+len(params)+1)
 	}
 	params = append(params, t.s.users.columnValues(u.Doc)...)
 	t.queue(`UPDATE users SET `+strings.Join(sets, ", ")+`,
-		password_hash = coalesce($3, password_hash), org_role = $4, account_role = $5, sign_in = $6,
+		password_hash = coalesce($3, password_hash), org_role = $4, account_role = $5, sign_in = $6, multi_valued = $7,
 		version = version + 1, last_modified = clock_timestamp()
 		WHERE org_id = $1 AND id = $2 RETURNING version, last_modified`, params...).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&u.Version, &u.LastModified) })
 	t.s.users.queueChildren(t.queued, t.org, u.ID, u.Doc, before.Doc)
 	queueProducts(t.queued, t.org, u.ID, u.Direct.Products, before.Direct.Products)
 	return nil
+}
+
+// nonNil is ss, or an empty list for nil: a nil slice is a NULL array, which the NOT NULL
+// array columns refuse.
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
 }

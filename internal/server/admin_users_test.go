@@ -43,6 +43,9 @@ func (a *adminAPI) refreshGrants(org string, users ...string) {
 		SELECT p.org_id, p.user_id, p.product FROM user_products p JOIN users u ON u.org_id = p.org_id AND u.id = p.user_id
 		WHERE p.org_id = $1 AND p.user_id = ANY($2::uuid[]) AND u.active ON CONFLICT DO NOTHING`, org, users)
 	require.NoError(a.t, err)
+	_, err = a.pool.Exec(ctx, `UPDATE users u SET eff_products = ARRAY(SELECT p.product FROM user_effective_products p
+		WHERE p.org_id = u.org_id AND p.user_id = u.id ORDER BY 1) WHERE u.org_id = $1 AND u.id = ANY($2::uuid[])`, org, users)
+	require.NoError(a.t, err)
 }
 
 func TestAdminUserSignIn(t *testing.T) {
