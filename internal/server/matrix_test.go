@@ -586,6 +586,23 @@ func TestMatrixSuspendedGrants(t *testing.T) {
 		})
 	}
 
+	// So does the creation of a user who is suspended from the start: no grant, no welcome.
+	t.Run("creating a suspended user", func(t *testing.T) {
+		t.Parallel()
+		eachRoute(t, []route{viaSingle, viaBulk, viaBatch}, func(t *testing.T, rt route) {
+			f := e.with(t).fresh()
+			r, _ := rt.send(f.operatorCaller(), call{http.MethodPost, "/Users", map[string]any{"userName": "sam@example.com", "active": "False",
+				extURN: map[string]any{"orgRole": "admin", "products": []any{"meeting"}}}})
+			require.Equal(t, http.StatusCreated, r.Status, "%s", r.Raw)
+			id := createdID(t, r)
+			f.requireStoredAsAcknowledged(r, id)
+			requireSuspended(t, f.must(http.StatusOK, http.MethodGet, "/Users/"+id, nil, nil).Body, none)
+			require.Equal(t, none, f.direct(id))
+			require.Equal(t, none, f.effective(id))
+			require.Empty(t, f.notifications(id))
+		})
+	})
+
 	// A request that reactivates and grants does both.
 	for _, tc := range []struct {
 		name string
@@ -725,6 +742,15 @@ func TestMatrixSelfProtectionThroughGroups(t *testing.T) {
 		}, scimRoutes, "you cannot suspend yourself"},
 		{"DELETE /Users self", func(s *groupAdmin) call { return call{http.MethodDelete, "/Users/" + s.u.self, nil} },
 			scimRoutes, "you cannot delete yourself"},
+		{"DELETE /Users self in upper case", func(s *groupAdmin) call {
+			return call{http.MethodDelete, "/Users/" + strings.ToUpper(s.u.self), nil}
+		}, scimRoutes, "you cannot delete yourself"},
+		{"PATCH /Users self in upper case", func(s *groupAdmin) call {
+			return call{http.MethodPatch, "/Users/" + strings.ToUpper(s.u.self), patchBody(op("replace", extURN+":orgRole", "user"))}
+		}, scimRoutes, "you cannot change your own orgRole"},
+		{"PATCH /Groups in upper case removing self in upper case", func(s *groupAdmin) call {
+			return call{http.MethodPatch, "/Groups/" + strings.ToUpper(s.g), patchBody(op("Remove", "members", memberList(strings.ToUpper(s.u.self))))}
+		}, groupRoutes, demoted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
