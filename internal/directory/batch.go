@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"maps"
 	"runtime"
 	"strings"
 	"sync"
@@ -61,7 +62,14 @@ func (s *Service) CreateUsers(ctx context.Context, a Actor, bodies []map[string]
 	close(work)
 	wg.Wait()
 
-	if err := s.claimNames(ctx, a, docs, out); err != nil {
+	names := make([]string, len(docs))
+	for i, d := range docs {
+		if out[i].Err == nil {
+			names[i], _ = d["userName"].(string)
+		}
+	}
+	taken, err := s.store.TakenUserNames(ctx, a.Org, names)
+	if err != nil {
 		for i := range out {
 			if out[i].Err == nil {
 				out[i].Err = err
@@ -70,9 +78,10 @@ func (s *Service) CreateUsers(ctx context.Context, a Actor, bodies []map[string]
 		return skipAfter(out, 0, maxErrors)
 	}
 	skipAfter(out, 0, maxErrors)
+	claimed := map[string]bool{}
 	for start := 0; start < len(bodies); start += createChunk {
 		end := min(start+createChunk, len(bodies))
-		err := s.createChunk(ctx, a, docs, hashes, out, start, end, maxErrors)
+		err := s.createChunk(ctx, a, docs, hashes, out, taken, claimed, start, end, maxErrors)
 		if errors.Is(err, ErrUserNameTaken) {
 			// A concurrent request took a userName since it was checked: the rest go one by
 			// one, so that the conflict fails the body that caused it and no other.
@@ -91,41 +100,19 @@ func (s *Service) CreateUsers(ctx context.Context, a Actor, bodies []map[string]
 	return out
 }
 
-// claimNames fails the bodies whose userName is taken in the organization or by an earlier
-// body, as the unique index (lower(user_name)) would.
-func (s *Service) claimNames(ctx context.Context, a Actor, docs []map[string]any, out []CreateResult) error {
-	names := make([]string, len(docs))
-	for i, d := range docs {
-		if out[i].Err == nil {
-			names[i], _ = d["userName"].(string)
-		}
-	}
-	taken, err := s.store.TakenUserNames(ctx, a.Org, names)
-	if err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for i, name := range names {
-		if out[i].Err != nil || name == "" {
-			continue
-		}
-		key := strings.ToLower(name)
-		if taken[i] || seen[key] {
-			out[i].Err = explainUser(ErrUserNameTaken, "", docs[i])
-		}
-		seen[key] = true
-	}
-	return nil
-}
-
 // createChunk creates the bodies start..end that have not failed, in one transaction. A body
-// the rules refuse fails alone; an error of the store fails the chunk.
+// the rules refuse fails alone, and so does one whose userName is taken in the organization
+// (taken, by body) or by a body created earlier in the list (claimed, by lower-cased name, which
+// the chunk adds to): checked after the rules, as the unique index refuses a single creation
+// that passed them, so that a refused body claims no name. An error of the store fails the
+// chunk.
 func (s *Service) createChunk(ctx context.Context, a Actor, docs []map[string]any, hashes []map[string]string,
-	out []CreateResult, start, end, maxErrors int) error {
+	out []CreateResult, taken []bool, claimed map[string]bool, start, end, maxErrors int) error {
 	var created map[int]*User
 	var refused map[int]error
+	var names map[string]bool
 	err := s.update(ctx, a, func(tx Tx) error {
-		created, refused = map[int]*User{}, map[int]error{}
+		created, refused, names = map[int]*User{}, map[int]error{}, maps.Clone(claimed)
 		org, err := tx.Org()
 		if err != nil {
 			return err
@@ -152,6 +139,14 @@ func (s *Service) createChunk(ctx context.Context, a Actor, docs []map[string]an
 			if err != nil {
 				return err
 			}
+			name, _ := docs[i]["userName"].(string)
+			key := strings.ToLower(name)
+			if taken[i] || names[key] {
+				refused[i] = explainUser(ErrUserNameTaken, "", docs[i])
+				failed++
+				continue
+			}
+			names[key] = true
 			created[i] = u
 			users = append(users, u)
 		}
@@ -160,6 +155,7 @@ func (s *Service) createChunk(ctx context.Context, a Actor, docs []map[string]an
 	if err != nil {
 		return err
 	}
+	maps.Copy(claimed, names)
 	for i, e := range refused {
 		out[i].Err = e
 	}

@@ -497,3 +497,17 @@ func TestBulkCreatesThousandUsers(t *testing.T) {
 	require.Equal(t, []string{idOf(t, res[0]), idOf(t, res[1]), idOf(t, res[2])}, ids(list))
 	require.EqualValues(t, 1000, list.Body["totalResults"])
 }
+
+// A creation refused by the rules claims no userName: a later operation of the same request
+// with that userName is created, as its single request would be.
+func TestBulkRefusedCreationClaimsNoName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.bulk(0,
+		bop("POST", "/Users", "bad", map[string]any{"userName": "ada@example.com", "locale": "xx-YY"}),
+		bop("POST", "/Users", "good", map[string]any{"userName": "ada@example.com"}),
+		bop("POST", "/Users", "again", map[string]any{"userName": "ADA@example.com"}))
+	require.Equal(t, []string{"400", "201", "409"}, statuses(res))
+	require.Equal(t, "uniqueness", get(res[2], "response", "scimType"))
+	require.Equal(t, 1, e.count("SELECT count(*) FROM users WHERE org_id = $1", e.org))
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -155,6 +156,14 @@ type hdr map[string]string
 // application/scim+json.
 func (e *env) do(method, path string, body any, h hdr) resp {
 	e.t.Helper()
+	r, err := e.send(method, path, body, h)
+	require.NoError(e.t, err)
+	return r
+}
+
+// send is do for goroutines other than the test's, where require must not be called: it
+// returns what do would fail the test with.
+func (e *env) send(method, path string, body any, h hdr) (resp, error) {
 	url := e.srv.URL + apiPrefix + path
 	if strings.HasPrefix(path, "//") {
 		url = e.srv.URL + path[1:]
@@ -170,11 +179,15 @@ func (e *env) do(method, path string, body any, h hdr) resp {
 		rd = b
 	default:
 		raw, err := json.Marshal(b)
-		require.NoError(e.t, err)
+		if err != nil {
+			return resp{}, err
+		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, url, rd)
-	require.NoError(e.t, err)
+	if err != nil {
+		return resp{}, err
+	}
 	if rd != nil {
 		req.Header.Set("Content-Type", scimJSON)
 	}
@@ -187,17 +200,24 @@ func (e *env) do(method, path string, body any, h hdr) resp {
 		}
 	}
 	res, err := e.srv.Client().Do(req)
-	require.NoError(e.t, err)
+	if err != nil {
+		return resp{}, err
+	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
+	if err != nil {
+		return resp{}, err
+	}
 	r := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
 	if len(bytes.TrimSpace(raw)) > 0 && !strings.HasPrefix(path, "//") {
-		require.Equal(e.t, scimJSON, res.Header.Get("Content-Type"), "%s %s: Content-Type", method, path)
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		require.NoError(e.t, dec.Decode(&r.Body), "%s %s: body %s", method, path, raw)
+		if ct := res.Header.Get("Content-Type"); ct != scimJSON {
+			return r, fmt.Errorf("%s %s: Content-Type %q, want %q", method, path, ct, scimJSON)
+		}
+		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&r.Body); err != nil {
+			return r, fmt.Errorf("%s %s: body %s: %w", method, path, raw, err)
+		}
 	}
-	return r
+	return r, nil
 }
 
 // must sends a request and requires the status.

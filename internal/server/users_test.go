@@ -1258,34 +1258,29 @@ func TestConcurrentWrites(t *testing.T) {
 	id := e.user("busy", nil)
 	const n = 8
 	var wg sync.WaitGroup
-	statuses := make(chan int, 2*n)
+	answers := make(chan answer, 2*n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := e.do(http.MethodPatch, "/Users/"+id, patchBody(op("add", "phoneNumbers",
-				[]any{map[string]any{"value": "+1 555 01" + strconv.Itoa(10+i), "type": "work"}})), nil)
-			statuses <- r.Status
-		}()
+		wg.Go(func() {
+			answers <- answerOf(e.send(http.MethodPatch, "/Users/"+id, patchBody(op("add", "phoneNumbers",
+				[]any{map[string]any{"value": "+1 555 01" + strconv.Itoa(10+i), "type": "work"}})), nil))
+		})
 	}
 	// Creating the same userName in several cases at once: exactly one wins, the rest conflict.
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			name := "Race@Example.com"
 			if i%2 == 0 {
 				name = strings.ToLower(name)
 			}
-			r := e.do(http.MethodPost, "/Users", map[string]any{"userName": name}, nil)
-			statuses <- r.Status
-		}()
+			answers <- answerOf(e.send(http.MethodPost, "/Users", map[string]any{"userName": name}, nil))
+		})
 	}
 	wg.Wait()
-	close(statuses)
+	close(answers)
 	counts := map[int]int{}
-	for s := range statuses {
-		counts[s]++
+	for a := range answers {
+		require.NoError(t, a.err)
+		counts[a.status]++
 	}
 	require.Equal(t, map[int]int{http.StatusOK: n, http.StatusCreated: 1, http.StatusConflict: n - 1}, counts)
 	assert.Equal(t, n, e.count(`SELECT count(*) FROM user_values WHERE user_id = $1 AND attr = 'phoneNumbers'`, id),
@@ -1293,21 +1288,31 @@ func TestConcurrentWrites(t *testing.T) {
 	require.EqualValues(t, n+1, e.row(id)["version"])
 
 	// Two PUTs based on the same version: one wins, the other gets 412.
-	results := make(chan int, 2)
+	results := make(chan answer, 2)
 	for _, title := range []string{"A", "B"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results <- e.do(http.MethodPut, "/Users/"+id, map[string]any{"userName": "busy@example.com", "title": title},
-				hdr{"If-Match": `W/"` + strconv.Itoa(n+1) + `"`}).Status
-		}()
+		wg.Go(func() {
+			results <- answerOf(e.send(http.MethodPut, "/Users/"+id, map[string]any{"userName": "busy@example.com", "title": title},
+				hdr{"If-Match": `W/"` + strconv.Itoa(n+1) + `"`}))
+		})
 	}
 	wg.Wait()
 	close(results)
-	got := []int{<-results, <-results}
+	var got []int
+	for a := range results {
+		require.NoError(t, a.err)
+		got = append(got, a.status)
+	}
 	sort.Ints(got)
 	require.Equal(t, []int{http.StatusOK, http.StatusPreconditionFailed}, got)
 }
+
+// answer is the status of a request sent from another goroutine, or why there is none.
+type answer struct {
+	status int
+	err    error
+}
+
+func answerOf(r resp, err error) answer { return answer{r.Status, err} }
 
 func TestListFilterErrors(t *testing.T) {
 	t.Parallel()
