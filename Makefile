@@ -34,6 +34,6 @@ lint: ## gofmt, go vet, staticcheck and a tidy go.mod.
 conformance: build ## Run Okta's SCIM 2.0 spec test against a fresh scimd and database.
 	.ci/conformance
 
-bench: build ## Benchmark scimd against raw PostgreSQL on a fresh database (BENCH_FLAGS='-users 1000000 -out BENCHMARKS.md').
+bench: build ## Benchmark scimd against a minimal ceiling server and raw pgx on a fresh database (BENCH_FLAGS='-users 1000000 -out BENCHMARKS.md -json bench.json').
 	go build -o bin/scimbench ./cmd/scimbench
 	./bin/scimbench $(BENCH_FLAGS)

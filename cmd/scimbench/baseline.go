@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -37,6 +35,10 @@ type raw struct {
 // userCols are the columns the raw reads return, those a User response is built from.
 const userCols = `u.id, u.version, u.created_at, u.last_modified, u.user_name, u.external_id, u.active,
 	u.display_name, u.locale, u.name_formatted, u.family_name, u.given_name, u.department`
+
+// userValuesAgg is the multi-valued attributes (the email rows) of user u, as one column.
+const userValuesAgg = `(SELECT json_agg(json_build_array(c.attr, c.value, c.display, c.type, c."primary") ORDER BY c.attr, c.pos)
+	FROM user_values c WHERE c.org_id = u.org_id AND c.user_id = u.id)`
 
 const insertUserSQL = `INSERT INTO users (org_id, id, user_name, external_id, active, display_name, locale,
 	name_formatted, family_name, given_name, department)
@@ -172,6 +174,20 @@ func (r *raw) selectByEmailContains(ctx context.Context, c *client) error {
 		r.org, fmt.Sprintf("%%raw-seed-%07d@%%", c.rng.IntN(len(r.seeds))))
 }
 
+// listPage returns the read of 100 users of the benchmarked organization from offset, in
+// creation order (the list order), with the email rows a page of GET /Users carries. The
+// offset is skipped in the index alone (an index-only scan of users_created), and only the 100
+// rows of the page are read and aggregated, as a DBA would write it. Only r's fields are read
+// when the op runs, so it may be made from a nil r.
+func (r *raw) listPage(offset int) op {
+	return func(ctx context.Context, c *client) error {
+		return r.query(ctx, c, 100, "SELECT "+userCols+", "+userValuesAgg+`
+			FROM (SELECT id, created_at FROM users WHERE org_id = $1 ORDER BY created_at, id OFFSET $2 LIMIT 100) p
+			JOIN users u ON u.org_id = $1 AND u.id = p.id
+			ORDER BY p.created_at, p.id`, r.mainOrg, offset)
+	}
+}
+
 func (r *raw) updateTwo(ctx context.Context, c *client) error {
 	k := r.next.Add(1)
 	_ = c.exec(0, func() error {
@@ -255,9 +271,7 @@ func (r *raw) pageAll(ctx context.Context, since time.Time, deadline time.Time) 
 	start := time.Now()
 	lastTime, lastID := since, "00000000-0000-0000-0000-000000000000"
 	for pages < 10_000_000 && time.Now().Before(deadline) {
-		rows, err := r.db.Query(ctx, "SELECT u.last_modified, u.id::text, "+userCols+`,
-			(SELECT json_agg(json_build_array(c.attr, c.value, c.display, c.type, c."primary") ORDER BY c.attr, c.pos)
-			 FROM user_values c WHERE c.org_id = u.org_id AND c.user_id = u.id)
+		rows, err := r.db.Query(ctx, "SELECT u.last_modified, u.id::text, "+userCols+", "+userValuesAgg+`
 			FROM users u WHERE u.org_id = $1 AND (u.last_modified, u.id) > ($2, $3::uuid)
 			ORDER BY u.last_modified, u.id LIMIT 1000`, r.mainOrg, lastTime, lastID)
 		if err != nil {
@@ -284,24 +298,12 @@ func (r *raw) pageAll(ctx context.Context, since time.Time, deadline time.Time) 
 	return pages, users, time.Since(start), nil
 }
 
-// cleanup deletes the baseline's organization; its users, email rows and group go with it
-// (ON DELETE CASCADE).
-func (r *raw) cleanup() {
+// deleteOrg deletes an organization scimbench made in a database it did not create; its
+// users, email rows and groups go with it (ON DELETE CASCADE).
+func deleteOrg(db *pgxpool.Pool, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := r.db.Exec(ctx, "DELETE FROM organizations WHERE id = $1", r.org); err != nil {
-		logf("could not delete the baseline organization %s: %v", r.org, err)
+	if _, err := db.Exec(ctx, "DELETE FROM organizations WHERE id = $1", id); err != nil {
+		logf("could not delete organization %s: %v", id, err)
 	}
-}
-
-// uuidV7 returns a time-ordered UUID (RFC 9562), the kind scimd gives its resources, so raw
-// inserts land in the indexes the way scimd's do.
-func uuidV7() string {
-	var b [16]byte
-	_, _ = rand.Read(b[6:])
-	ms := uint64(time.Now().UnixMilli())
-	binary.BigEndian.PutUint64(b[:8], ms<<16|uint64(binary.BigEndian.Uint16(b[6:8])))
-	b[6] = 0x70 | b[6]&0x0f
-	b[8] = 0x80 | b[8]&0x3f
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

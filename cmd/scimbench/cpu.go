@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// CPU accounting tells where a scenario's time went: scimd, the PostgreSQL backends serving
-// the benchmark's database, scimbench itself, and everything else on the machine (other
-// people's builds and tests share these cores and make every number noisier).
+// CPU accounting tells where a scenario's time went: scimd (or the ceiling server), the
+// PostgreSQL backends serving the benchmark's database, scimbench itself (the load generator),
+// and everything else on the machine (other people's builds and tests share these cores and
+// make every number noisier).
 
 const ticksPerSecond = 100 // USER_HZ, the unit of /proc's CPU times on Linux
 
@@ -16,33 +17,37 @@ const ticksPerSecond = 100 // USER_HZ, the unit of /proc's CPU times on Linux
 type cpuSample struct {
 	machine float64 // busy time of all cores
 	scimd   float64
+	ceiling float64
 	self    float64
 	pg      map[int]float64 // per backend of the benchmark's database
 }
 
 // cpuUse is the CPU spent between two samples, in seconds.
 type cpuUse struct {
-	machine, scimd, self, pg float64
-	wall                     float64
+	machine, scimd, ceiling, self, pg float64
+	wall                              float64
 }
 
 func (u cpuUse) add(v cpuUse) cpuUse {
-	return cpuUse{u.machine + v.machine, u.scimd + v.scimd, u.self + v.self, u.pg + v.pg, u.wall + v.wall}
+	return cpuUse{u.machine + v.machine, u.scimd + v.scimd, u.ceiling + v.ceiling, u.self + v.self, u.pg + v.pg, u.wall + v.wall}
 }
 
-// others is the share of the machine used by processes other than scimd, its database's
-// backends and scimbench.
+// others is the share of the machine used by processes other than scimd, the ceiling server,
+// the database's backends and scimbench.
 func (u cpuUse) others(cores int) float64 {
 	if u.wall <= 0 {
 		return 0
 	}
-	return max(0, u.machine-u.scimd-u.self-u.pg) / (u.wall * float64(cores))
+	return max(0, u.machine-u.scimd-u.ceiling-u.self-u.pg) / (u.wall * float64(cores))
 }
 
 func (b *bench) cpuNow() cpuSample {
 	s := cpuSample{machine: machineBusy(), self: procCPU("self"), pg: map[int]float64{}}
 	if b.env.pid > 0 {
 		s.scimd = procCPU(strconv.Itoa(b.env.pid))
+	}
+	if b.env.ceilingPID > 0 {
+		s.ceiling = procCPU(strconv.Itoa(b.env.ceilingPID))
 	}
 	if db := strings.TrimPrefix(mustURL(b.env.dbURL).Path, "/"); db != "" {
 		// A backend's title is "postgres: USER DATABASE HOST(PORT) STATE".
@@ -65,7 +70,8 @@ func (b *bench) cpuNow() cpuSample {
 // count in full; those that ended in between are missed (scimd's and the baseline's pools
 // keep theirs for the whole run).
 func (s cpuSample) since(s0 cpuSample, wall float64) cpuUse {
-	u := cpuUse{machine: s.machine - s0.machine, scimd: s.scimd - s0.scimd, self: s.self - s0.self, wall: wall}
+	u := cpuUse{machine: s.machine - s0.machine, scimd: s.scimd - s0.scimd, ceiling: s.ceiling - s0.ceiling,
+		self: s.self - s0.self, wall: wall}
 	for pid, v := range s.pg {
 		u.pg += v - s0.pg[pid]
 	}

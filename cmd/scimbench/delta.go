@@ -16,9 +16,9 @@ type deltaResult struct {
 	ran                  bool
 	pages, users, total  int
 	elapsed              time.Duration
-	pageLat              result // one sample per page
-	firstPage, lastPage  time.Duration
-	rssMin, rssMax       int64 // scimd's VmRSS sampled during the sync
+	pageLat              result          // one sample per page
+	pageOrder            []time.Duration // the same, in the order the pages were read
+	rssMin, rssMax       int64           // scimd's VmRSS sampled during the sync
 	samples              int
 	completed            bool
 	rawPages, rawUsers   int
@@ -31,14 +31,29 @@ type deltaResult struct {
 // deltaSync pages through GET /Users?filter=meta.lastModified gt "T"&count=1000 with
 // startIndex, as RFC 7644 gives a client no other way to page, until every user is read. It
 // runs once, to completion (bounded by -delta-timeout), on one client, as a sync connector
-// does; scimd's memory is sampled every 100 ms meanwhile.
+// does; scimd's memory is sampled every 100 ms meanwhile. Its row in the report counts pages:
+// its rate is pages per second, compared with the read ceiling at one client (run for half
+// the duration before and after it) and with the raw keyset read of the same users.
 func (b *bench) deltaSync(ctx context.Context) error {
 	d := &b.delta
 	d.ran = true
 	deadline := time.Now().Add(b.cfg.deltaTimeout)
+	rw := row{name: "delta-sync", label: "GET /Users?filter=meta.lastModified gt T&count=1000&startIndex=…, every page",
+		conc: 1, first: true, ceiling: readByID}
 	if b.raw != nil && b.raw.mainOrg != "" {
+		s0, t0 := b.cpuNow(), time.Now()
 		d.rawPages, d.rawUsers, d.rawElapsed, d.rawErr = b.raw.pageAll(ctx, b.since, deadline)
+		rw.rawCPU, rw.rawN = b.cpuNow().since(s0, time.Since(t0).Seconds()), d.rawPages
 		logf("raw keyset delta read: %d users in %d pages in %s", d.rawUsers, d.rawPages, d.rawElapsed.Round(time.Millisecond))
+		if d.rawErr == nil {
+			rw.raw = &result{name: "raw", n: d.rawPages, elapsed: d.rawElapsed, fails: map[string]int{}}
+			rw.rawLabel = "raw keyset read of the same users + emails, 1,000 per query"
+		}
+	}
+	var ceilB bracket
+	ceilOp := b.ceilingOp(readByID)
+	if err := b.runHalf(ctx, &ceilB, false, []string{"ceiling"}, 1, b.cfg.duration/2, ceilOp); err != nil {
+		return err
 	}
 
 	stop := make(chan struct{})
@@ -68,6 +83,7 @@ func (b *bench) deltaSync(ctx context.Context) error {
 
 	filter := url.QueryEscape(`meta.lastModified gt "` + b.since.Format(time.RFC3339Nano) + `"`)
 	c := &client{lat: make([][]time.Duration, 1), fails: []map[string]int{{}}}
+	s0 := b.cpuNow()
 	start := time.Now()
 	maxPages := 10_000_000
 	for startIndex := 1; d.pages < maxPages && time.Now().Before(deadline); {
@@ -103,17 +119,40 @@ func (b *bench) deltaSync(ctx context.Context) error {
 		}
 	}
 	d.elapsed = time.Since(start)
+	rw.cpu = b.cpuNow().since(s0, d.elapsed.Seconds())
 	close(stop)
 	wg.Wait()
 	if d.memoryKnown {
 		d.peakRest, _, _ = memory(b.env.pid)
 	}
-	lat := c.lat[0]
-	if len(lat) > 0 {
-		d.firstPage, d.lastPage = lat[0], lat[len(lat)-1]
+	d.pageOrder = c.lat[0]
+	d.pageLat = result{name: "delta-sync", n: len(d.pageOrder), elapsed: d.elapsed, fails: c.fails[0],
+		lat: slices.Sorted(slices.Values(d.pageOrder))}
+	logf("delta sync: %d of %d users in %d pages in %s, RSS %d-%d MB",
+		d.users, d.total, d.pages, d.elapsed.Round(time.Millisecond), d.rssMin>>20, d.rssMax>>20)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	d.pageLat = result{name: "delta sync page", n: len(lat), elapsed: d.elapsed, fails: c.fails[0], lat: slices.Sorted(slices.Values(lat))}
-	logf("delta sync: %d of %d users in %d pages in %s (first page %s ms, last %s ms), RSS %d-%d MB",
-		d.users, d.total, d.pages, d.elapsed.Round(time.Millisecond), ms(d.firstPage), ms(d.lastPage), d.rssMin>>20, d.rssMax>>20)
-	return ctx.Err()
+	if err := b.runHalf(ctx, &ceilB, true, []string{"ceiling"}, 1, b.cfg.duration/2, ceilOp); err != nil {
+		return err
+	}
+	rw.res, rw.cpuN = d.pageLat, d.pageLat.n
+	rw.ceil, rw.ceilCPU, rw.ceilN = ceilB.merged(0), ceilB.cpu, ceilB.n
+	b.rows = append(b.rows, rw)
+	b.logRow(rw)
+	return nil
+}
+
+// pageTrend is the median latency of the first and of the last tenth of the pages (at least
+// one page each), in the order they were read: whether a page costs more the further it is.
+func pageTrend(pages []time.Duration) (early, late time.Duration) {
+	if len(pages) == 0 {
+		return 0, 0
+	}
+	k := max(1, len(pages)/10)
+	median := func(s []time.Duration) time.Duration {
+		s = slices.Sorted(slices.Values(s))
+		return s[(len(s)-1)/2]
+	}
+	return median(pages[:k]), median(pages[len(pages)-k:])
 }

@@ -32,10 +32,12 @@ type environment struct {
 	dbURL   string
 	fresh   bool // the database was created by this run
 
-	child    *exec.Cmd
-	childLog *tailBuffer
-	adminURL string
-	keep     bool
+	ceilingURL string // the ceiling server, "" when there is no database for it
+	ceilingPID int
+
+	scimd, ceiling child
+	adminURL       string
+	keep           bool
 }
 
 // setup starts scimd on a fresh database, or connects to the one given with -url.
@@ -93,25 +95,62 @@ func setup(ctx context.Context, cfg config) (*environment, error) {
 // startScimd runs scimd serve on a free loopback port and waits for its base URL.
 func (env *environment) startScimd(ctx context.Context, bin string) error {
 	// No rate limit: the benchmark measures throughput, and it uses one token.
-	cmd := exec.Command(bin, "serve", "--create-database", "--addr", "127.0.0.1:0", "--database-url", env.dbURL, "--rate-limit", "0")
-	// scimd must not outlive the benchmark, even if the benchmark is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	// scimd logs every request; only the end of its log is kept, to explain a failure.
-	env.childLog = &tailBuffer{}
-	cmd.Stderr = env.childLog
-	stdout, err := cmd.StdoutPipe()
+	cmd, log, url, err := startChild(ctx, bin, []string{"serve", "--create-database", "--addr", "127.0.0.1:0",
+		"--database-url", env.dbURL, "--rate-limit", "0"}, "SCIM base URL: ")
+	env.scimd = child{cmd: cmd, log: log}
+	if cmd != nil {
+		env.pid = cmd.Process.Pid
+	}
+	env.baseURL = url
+	if err != nil {
+		return fmt.Errorf("%s (run `make build` first): %w", bin, err)
+	}
+	return nil
+}
+
+// startCeiling runs the ceiling server (this same binary, `scimbench ceiling`) on a free
+// loopback port with one database connection per client, and waits for its URL.
+func (env *environment) startCeiling(ctx context.Context, conns int) error {
+	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s (run `make build` first): %w", bin, err)
+	cmd, log, url, err := startChild(ctx, exe, []string{"ceiling", "-database-url", env.dbURL,
+		"-conns", strconv.Itoa(conns)}, "ceiling listening on ")
+	env.ceiling = child{cmd: cmd, log: log}
+	if cmd != nil {
+		env.ceilingPID = cmd.Process.Pid
 	}
-	env.child, env.pid = cmd, cmd.Process.Pid
+	env.ceilingURL = url
+	return err
+}
+
+// child is a process scimbench started, with the end of its log.
+type child struct {
+	cmd *exec.Cmd
+	log *tailBuffer
+}
+
+// startChild starts bin with args and waits until it prints a line starting with prefix on
+// stdout, and returns the rest of that line. The child gets SIGTERM if scimbench dies.
+func startChild(ctx context.Context, bin string, args []string, prefix string) (*exec.Cmd, *tailBuffer, string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// scimd logs every request; only the end of a log is kept, to explain a failure.
+	log := &tailBuffer{}
+	cmd.Stderr = log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, log, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, log, "", err
+	}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "SCIM base URL: "); ok {
+			if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
 				found <- strings.TrimSpace(rest)
 				break
 			}
@@ -119,16 +158,32 @@ func (env *environment) startScimd(ctx context.Context, bin string) error {
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	select {
-	case env.baseURL = <-found:
-		return nil
+	case url := <-found:
+		return cmd, log, url, nil
 	case <-time.After(60 * time.Second):
-		return fmt.Errorf("scimd printed no base URL within 60s; its log ends:\n%s", env.childLog)
+		return cmd, log, "", fmt.Errorf("%s printed no %q within 60s; its log ends:\n%s", bin, prefix, log)
 	case <-ctx.Done():
-		return ctx.Err()
+		return cmd, log, "", ctx.Err()
 	}
 }
 
-// close stops scimd and drops the fresh database unless -keep. It uses its own context, since
+// stop sends SIGTERM and waits for the process to end, killing it after 25 seconds.
+func (c child) stop() {
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(25 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// close stops scimd and the ceiling server and drops the fresh database unless -keep. It uses its own context, since
 // the run's may be cancelled already.
 func (env *environment) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -136,17 +191,8 @@ func (env *environment) close() {
 	if env.db != nil {
 		env.db.Close()
 	}
-	if env.child != nil {
-		_ = env.child.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- env.child.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(25 * time.Second):
-			_ = env.child.Process.Kill()
-			<-done
-		}
-	}
+	env.ceiling.stop()
+	env.scimd.stop()
 	if !env.fresh {
 		return
 	}

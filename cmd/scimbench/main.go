@@ -1,14 +1,19 @@
 // Command scimbench measures scimd: it loads a directory of users and groups through the SCIM
-// API, runs each provisioning scenario for a fixed time at a fixed concurrency, and compares
-// every scenario with the same work done directly on PostgreSQL, run right before and after it.
+// API, runs each provisioning scenario for a fixed time at a fixed concurrency, and reports it
+// as a fraction of a ceiling: a minimal Go server (ceiling.go) doing the closest single read or
+// write over HTTP, driven by the same load generator with as many clients right before and
+// after the scenario. The same work done directly with pgx, without HTTP, is a second baseline.
 //
 // By default it starts its own scimd (bin/scimd) on a fresh database and drops that database at
 // the end; -url/-token point it at a running scimd instead. All traffic stays on loopback, every
 // loop is bounded by a count and a time, and the program stops by itself.
+//
+// `scimbench ceiling -database-url URL` runs the ceiling server alone; scimbench starts it so.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,12 +44,22 @@ type config struct {
 	out          string
 	deltaTimeout time.Duration
 	load         string
+	jsonOut      string
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "ceiling" {
+		err = runCeiling(os.Args[2:])
+	} else {
+		err = run(ctx, os.Args[1:])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // the usage is printed already
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "scimbench:", err)
 		os.Exit(1)
 	}
@@ -52,9 +68,13 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: scimbench [flags]\n       scimbench ceiling -database-url URL [-addr ADDR] [-conns N]   (the ceiling server alone)\nflags:")
+		fs.PrintDefaults()
+	}
 	fs.IntVar(&c.users, "users", 100_000, "users in the directory (also the size of the large group)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each scenario runs")
-	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent clients per scenario (and raw baseline connections)")
+	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent clients per scenario (and its ceiling's clients and connections, and raw baseline connections)")
 	fs.IntVar(&c.loadConc, "load-concurrency", 16, "concurrent POST /Users during the directory load")
 	fs.StringVar(&c.url, "url", "", "SCIM base URL of a running scimd (loopback only); default: start bin/scimd on a fresh database")
 	fs.StringVar(&c.token, "token", "", "bearer token for -url")
@@ -65,6 +85,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.pid, "pid", 0, "with -url, the scimd process id, to report its memory")
 	fs.BoolVar(&c.keep, "keep", false, "keep the fresh database (and print its URL) instead of dropping it")
 	fs.StringVar(&c.out, "out", "", "also write the report to this Markdown file (e.g. BENCHMARKS.md)")
+	fs.StringVar(&c.jsonOut, "json", "", "also write every scenario's figures to this JSON file")
 	fs.StringVar(&c.load, "load", "auto", "how to create the directory's users: users (POST /Users each), bulk (POST /Bulk), "+
 		"or auto (POST /Users up to 200,000 users; above, the first 20,000 by POST /Users and the rest by /Bulk if scimd supports it)")
 	fs.DurationVar(&c.deltaTimeout, "delta-timeout", 30*time.Minute, "upper bound on the delta sync, which otherwise runs to completion")
@@ -118,10 +139,13 @@ func isLoopback(host string) bool {
 // run is the whole benchmark: environment, load, scenarios, report. Cleanup (stopping scimd,
 // dropping the database) runs whatever happens, including on Ctrl-C.
 func run(ctx context.Context, args []string) error {
+	began := time.Now()
 	cfg, err := parseFlags(args)
 	if err != nil {
 		return err
 	}
+	// Registered first, so it runs last: the time includes stopping scimd and dropping the database.
+	defer func() { logf("scimbench ran %s in all", time.Since(began).Round(time.Second)) }()
 	env, err := setup(ctx, cfg)
 	if env != nil {
 		defer env.close()
@@ -142,10 +166,20 @@ func run(ctx context.Context, args []string) error {
 		b.raw = raw
 		if !env.fresh {
 			// A fresh database is dropped whole; an existing one loses only the baseline's rows.
-			defer raw.cleanup()
+			defer deleteOrg(env.db, raw.org)
+		}
+		if !env.fresh {
+			defer func() {
+				if b.ceilingOrg != "" {
+					deleteOrg(env.db, b.ceilingOrg)
+				}
+			}()
+		}
+		if err := b.setupCeiling(ctx); err != nil {
+			return fmt.Errorf("ceiling server: %w", err)
 		}
 	} else {
-		logf("no database to compare with: raw baselines are skipped and their targets count as MISS")
+		logf("no database to compare with: the ceiling servers and raw baselines are skipped, ratios are null and their targets MISS")
 	}
 	if err := b.load(ctx); err != nil {
 		return fmt.Errorf("load: %w", err)
@@ -153,6 +187,7 @@ func run(ctx context.Context, args []string) error {
 	if err := b.scenarios(ctx); err != nil {
 		return err
 	}
+	b.elapsed = time.Since(began)
 	rep := b.report(ctx)
 	fmt.Print(rep.markdown(false))
 	if cfg.out != "" {
@@ -160,6 +195,16 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		logf("wrote %s", cfg.out)
+	}
+	if cfg.jsonOut != "" {
+		out, err := json.MarshalIndent(jsonRows(b.rows, runtime.NumCPU()), "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.jsonOut, append(out, '\n'), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s", cfg.jsonOut)
 	}
 	return nil
 }

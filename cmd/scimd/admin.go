@@ -10,8 +10,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/postgres"
+	"github.com/scimd/scimd/internal/schema"
+	"github.com/scimd/scimd/internal/scimerr"
+	"github.com/scimd/scimd/schemas"
 )
 
 // The administration commands, "scimd NOUN VERB [flags]": each is a thin shell over
@@ -22,22 +29,32 @@ const adminUsage = `usage: scimd NOUN VERB [flags]
 
 administration commands:
   org create   --name NAME [--domain D ...] [--product P ...]   create an organization, print its operator token
+  org list     [--limit N] [--cursor C]                         list organizations, oldest first
   org show     --org ID                                         show an organization, its domains and products
-  org set      --org ID [--nested-groups=true|false] [--notify=true|false]
-                                                                allow groups in groups; notify users of changes by default
+  org set      --org ID [--name N] [--default-locale L] [--nested-groups=true|false] [--notify=true|false]
+                                                                rename; default locale; allow groups in groups; notify users of changes by default
+  org delete   --org ID --yes                                   delete the organization and purge everything of it
   domain add   --org ID --domain D [--verified]                 add a domain, print the DNS TXT record to publish
   domain verify --org ID --domain D [--resolver HOST:PORT]      look the TXT record up and mark the domain verified
   domain list  --org ID
   domain remove --org ID --domain D
   product add|remove --org ID --product P
   product list --org ID
-  token create --org ID --issuer USER_ID [--expires DURATION]  issue a provisioning token, print it once
+  token create --org ID --role admin|admin-readonly [--label NAME] [--expires DURATION]
+                                                                issue a service token, print it once
+  token create --org ID --issuer USER_ID [--label NAME] [--expires DURATION]
+                                                                issue a token acting as an admin user, print it once
   token list   --org ID
   token revoke --org ID --id TOKEN_ID
   group-mapping set --org ID --group GROUP_ID [--org-role R] [--account-role R] [--products P,P]
                                                                 map a group to grants (replacing its mapping)
   group-mapping list --org ID
   group-mapping remove --org ID --group GROUP_ID
+  user list    --org ID [--filter F] [--start N] [--count N]    list users (SCIM filter syntax)
+  user show    --org ID --id USER_ID
+  user suspend|reactivate --org ID --id USER_ID [--notify=false]
+                                                                suspend or reactivate a user, as SCIM active=false|true does
+  user delete  --org ID --id USER_ID [--notify=false]            delete a user and purge the account's data
   webhook add  --org ID --url URL                               register an endpoint for account.purged events, print its secret once
   webhook list --org ID
   webhook remove --org ID --id WEBHOOK_ID
@@ -47,7 +64,7 @@ Each takes --database-url (DATABASE_URL) and --json.`
 // adminCommand is one administration command.
 type adminCommand struct {
 	// flags registers the command's own flags; the returned function runs it.
-	flags func(fs *flag.FlagSet, c *adminCtx) func(ctx context.Context, svc *orgs.Service) error
+	flags func(fs *flag.FlagSet, c *adminCtx) func(ctx context.Context, svc *services) error
 	// noOrg is set for commands without --org.
 	noOrg bool
 	// required are the flags that must not be empty, besides --org.
@@ -58,7 +75,9 @@ type adminCommand struct {
 
 var adminCommands = map[string]adminCommand{
 	"org create":     {flags: orgCreateCmd, noOrg: true, required: []string{"name"}},
+	"org list":       {flags: orgListCmd, noOrg: true},
 	"org show":       {flags: orgShowCmd},
+	"org delete":     {flags: orgDeleteCmd},
 	"domain add":     {flags: domainAddCmd, required: []string{"domain"}},
 	"domain verify":  {flags: domainVerifyCmd, required: []string{"domain"}, resolver: true},
 	"domain list":    {flags: domainListCmd},
@@ -66,7 +85,7 @@ var adminCommands = map[string]adminCommand{
 	"product add":    {flags: productAddCmd, required: []string{"product"}},
 	"product list":   {flags: productListCmd},
 	"product remove": {flags: productRemoveCmd, required: []string{"product"}},
-	"token create":   {flags: tokenCreateCmd, required: []string{"issuer"}},
+	"token create":   {flags: tokenCreateCmd},
 	"token list":     {flags: tokenListCmd},
 	"token revoke":   {flags: tokenRevokeCmd, required: []string{"id"}},
 
@@ -75,6 +94,13 @@ var adminCommands = map[string]adminCommand{
 	"group-mapping set":    {flags: groupMappingSetCmd, required: []string{"group"}},
 	"group-mapping list":   {flags: groupMappingListCmd},
 	"group-mapping remove": {flags: groupMappingRemoveCmd, required: []string{"group"}},
+
+	// Users, for support staff (admin_users.go).
+	"user list":       {flags: userListCmd},
+	"user show":       {flags: userShowCmd, required: []string{"id"}},
+	"user suspend":    {flags: userSuspendCmd, required: []string{"id"}},
+	"user reactivate": {flags: userReactivateCmd, required: []string{"id"}},
+	"user delete":     {flags: userDeleteCmd, required: []string{"id"}},
 
 	// Webhook endpoints (admin_webhooks.go).
 	"webhook add":    {flags: webhookAddCmd, required: []string{"url"}},
@@ -148,11 +174,44 @@ func runAdmin(ctx context.Context, noun string, args []string, getenv func(strin
 		return err
 	}
 	defer pool.Close()
-	svc, err := orgs.New(postgres.NewOrgs(pool), cfg)
-	if err != nil {
+	svc := &services{org: c.org}
+	if svc.orgs, err = orgs.New(postgres.NewOrgs(pool), cfg); err != nil {
+		return err
+	}
+	if svc.dir, err = newDirectory(pool); err != nil {
 		return err
 	}
 	return fn(ctx, svc)
+}
+
+// services are what the administration commands call: the organizations' administration and
+// the directory of the organization --org names, acted on as the operator.
+type services struct {
+	orgs *orgs.Service
+	dir  *directory.Service
+	org  string
+}
+
+// operator is the operator acting in the directory of the organization --org names.
+func (s *services) operator() (directory.Actor, error) {
+	id, err := uuid.Parse(s.org)
+	if err != nil {
+		return directory.Actor{}, scimerr.NotFound("there is no organization %q", s.org)
+	}
+	return directory.Operator(id.String()), nil
+}
+
+// newDirectory is the directory over the database of pool.
+func newDirectory(pool *pgxpool.Pool) (*directory.Service, error) {
+	reg, err := schema.Load(schemas.Files)
+	if err != nil {
+		return nil, err
+	}
+	store, err := postgres.NewStore(pool, reg)
+	if err != nil {
+		return nil, err
+	}
+	return directory.New(store, reg)
 }
 
 // orgService is the organization administration that "scimd serve" gives the admin API.
@@ -160,13 +219,13 @@ func orgService(store *postgres.Orgs, resolver string) (*orgs.Service, error) {
 	return orgs.New(store, orgs.Config{Resolver: resolver})
 }
 
-func orgCreateCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func orgCreateCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	name := fs.String("name", "", "organization name (required)")
 	var domains, products stringList
 	fs.Var(&domains, "domain", "verified email domain (repeatable)")
 	fs.Var(&products, "product", "licensed product (repeatable; default: "+strings.Join(orgs.DefaultProducts, ", ")+")")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		o, err := svc.CreateOrg(ctx, orgs.CreateOrgInput{Name: *name, Domains: domains, Products: products})
+	return func(ctx context.Context, svc *services) error {
+		o, err := svc.orgs.CreateOrg(ctx, orgs.CreateOrgInput{Name: *name, Domains: domains, Products: products})
 		if err != nil {
 			return err
 		}
@@ -177,9 +236,9 @@ func orgCreateCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Ser
 	}
 }
 
-func orgShowCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	return func(ctx context.Context, svc *orgs.Service) error {
-		o, err := svc.GetOrg(ctx, c.org)
+func orgShowCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	return func(ctx context.Context, svc *services) error {
+		o, err := svc.orgs.GetOrg(ctx, c.org)
 		if err != nil {
 			return err
 		}
@@ -207,11 +266,11 @@ func printDomains(w io.Writer, ds []orgs.Domain) {
 	tw.Flush()
 }
 
-func domainAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func domainAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	domain := fs.String("domain", "", "email domain (required)")
 	verified := fs.Bool("verified", false, "mark the domain verified without a DNS check (the operator vouches for it)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		d, _, err := svc.AddDomain(ctx, c.org, *domain, *verified)
+	return func(ctx context.Context, svc *services) error {
+		d, _, err := svc.orgs.AddDomain(ctx, c.org, *domain, *verified)
 		if err != nil {
 			return err
 		}
@@ -227,10 +286,10 @@ func domainAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Ser
 	}
 }
 
-func domainVerifyCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func domainVerifyCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	domain := fs.String("domain", "", "email domain (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		d, err := svc.VerifyDomain(ctx, c.org, *domain)
+	return func(ctx context.Context, svc *services) error {
+		d, err := svc.orgs.VerifyDomain(ctx, c.org, *domain)
 		if err != nil {
 			return err
 		}
@@ -240,9 +299,9 @@ func domainVerifyCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.
 	}
 }
 
-func domainListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	return func(ctx context.Context, svc *orgs.Service) error {
-		ds, err := svc.ListDomains(ctx, c.org)
+func domainListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	return func(ctx context.Context, svc *services) error {
+		ds, err := svc.orgs.ListDomains(ctx, c.org)
 		if err != nil {
 			return err
 		}
@@ -250,10 +309,10 @@ func domainListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Ser
 	}
 }
 
-func domainRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func domainRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	domain := fs.String("domain", "", "email domain (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		if err := svc.RemoveDomain(ctx, c.org, *domain); err != nil {
+	return func(ctx context.Context, svc *services) error {
+		if err := svc.orgs.RemoveDomain(ctx, c.org, *domain); err != nil {
 			return err
 		}
 		name, _ := orgs.NormalizeDomain(*domain)
@@ -263,10 +322,10 @@ func domainRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.
 	}
 }
 
-func productAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func productAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	product := fs.String("product", "", "product name (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		if err := svc.AddProduct(ctx, c.org, *product); err != nil {
+	return func(ctx context.Context, svc *services) error {
+		if err := svc.orgs.AddProduct(ctx, c.org, *product); err != nil {
 			return err
 		}
 		return c.print(map[string]string{"product": *product}, func(w io.Writer) {
@@ -275,9 +334,9 @@ func productAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Se
 	}
 }
 
-func productListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	return func(ctx context.Context, svc *orgs.Service) error {
-		ps, err := svc.ListProducts(ctx, c.org)
+func productListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	return func(ctx context.Context, svc *services) error {
+		ps, err := svc.orgs.ListProducts(ctx, c.org)
 		if err != nil {
 			return err
 		}
@@ -289,10 +348,10 @@ func productListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Se
 	}
 }
 
-func productRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func productRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	product := fs.String("product", "", "product name (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		if err := svc.RemoveProduct(ctx, c.org, *product); err != nil {
+	return func(ctx context.Context, svc *services) error {
+		if err := svc.orgs.RemoveProduct(ctx, c.org, *product); err != nil {
 			return err
 		}
 		return c.print(map[string]any{"product": *product, "removed": true}, func(w io.Writer) {
@@ -301,16 +360,32 @@ func productRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs
 	}
 }
 
-func tokenCreateCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	issuer := fs.String("issuer", "", "id of the issuing user: an active admin or admin-readonly user of the organization (required)")
-	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h; default: the token does not expire")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		t, err := svc.CreateToken(ctx, c.org, orgs.CreateTokenInput{Issuer: *issuer, ExpiresIn: *expires})
+func tokenCreateCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	var in directory.TokenInput
+	fs.StringVar(&in.Role, "role", "", "role of a service token, not tied to a person: admin or admin-readonly")
+	fs.StringVar(&in.Label, "label", "", "label that tells the token apart in lists, e.g. \"Entra ID provisioning\"")
+	fs.StringVar(&in.IssuerUserID, "issuer", "", "instead of --role: id of the user the token acts as, an active admin or admin-readonly user")
+	fs.DurationVar(&in.ExpiresIn, "expires", 0, "lifetime, e.g. 720h; default: the token does not expire")
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		t, err := svc.dir.CreateToken(ctx, a, in, time.Now())
 		if err != nil {
 			return err
 		}
 		return c.print(t, func(w io.Writer) {
-			fmt.Fprintf(w, "token %s issued by %s, expires %s\ntoken (shown once): %s\n", t.ID, t.IssuerUserID, timeOr(t.ExpiresAt, "never"), t.Value)
+			what := "service token " + t.ID
+			if t.Label != "" {
+				what += fmt.Sprintf(" %q", t.Label)
+			}
+			if t.IssuerUserID != "" {
+				what = strings.Replace(what, "service token", "token", 1) + " issued by " + t.IssuerUserID
+			} else {
+				what += " with role " + t.Role
+			}
+			fmt.Fprintf(w, "%s, expires %s\ntoken (shown once): %s\n", what, timeOr(t.ExpiresAt, "never"), t.Value)
 		})
 	}
 }
@@ -322,21 +397,25 @@ func timeOr(t *time.Time, none string) string {
 	return t.Format(time.RFC3339)
 }
 
-func tokenListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	return func(ctx context.Context, svc *orgs.Service) error {
-		ts, err := svc.ListTokens(ctx, c.org)
+func tokenListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		ts, err := svc.dir.ListTokens(ctx, a)
 		if err != nil {
 			return err
 		}
 		return c.print(map[string]any{"tokens": ts}, func(w io.Writer) {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tISSUER\tCREATED\tEXPIRES\tREVOKED")
+			fmt.Fprintln(tw, "ID\tLABEL\tACTS AS\tCREATED\tEXPIRES\tREVOKED")
 			for _, t := range ts {
-				issuer := t.IssuerUserID
-				if issuer == "" {
-					issuer = "(operator)"
+				actsAs := "role " + t.Role
+				if t.IssuerUserID != "" {
+					actsAs = "user " + t.IssuerUserID
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, issuer, t.Created.Format(time.RFC3339),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Label, actsAs, t.Created.Format(time.RFC3339),
 					timeOr(t.ExpiresAt, "never"), timeOr(t.RevokedAt, "-"))
 			}
 			tw.Flush()
@@ -344,10 +423,14 @@ func tokenListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Serv
 	}
 }
 
-func tokenRevokeCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func tokenRevokeCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	id := fs.String("id", "", "token id (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		t, err := svc.RevokeToken(ctx, c.org, *id)
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		t, err := svc.dir.RevokeToken(ctx, a, *id, time.Now())
 		if err != nil {
 			return err
 		}

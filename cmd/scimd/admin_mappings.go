@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 )
 
@@ -70,14 +71,18 @@ func users(n int) string {
 	return strconv.Itoa(n) + " users"
 }
 
-func groupMappingSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func groupMappingSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	group := fs.String("group", "", "SCIM id of a group of the organization (required)")
 	var ps commaList
 	fs.Var(&ps, "products", "comma-separated licensed products the group grants, e.g. meeting,webinar")
 	orgRole := fs.String("org-role", "", "orgRole the group grants: admin, admin-readonly or user")
 	accountRole := fs.String("account-role", "", "accountRole the group grants: admin or member")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		m, err := svc.SetGroupMapping(ctx, c.org, *group, orgs.MappingInput{OrgRole: *orgRole, AccountRole: *accountRole, Products: ps})
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		m, err := svc.dir.SetGroupMapping(ctx, a, *group, directory.MappingInput{OrgRole: *orgRole, AccountRole: *accountRole, Products: ps})
 		if err != nil {
 			return err
 		}
@@ -89,9 +94,13 @@ func groupMappingSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *or
 	}
 }
 
-func groupMappingListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	return func(ctx context.Context, svc *orgs.Service) error {
-		ms, err := svc.ListGroupMappings(ctx, c.org)
+func groupMappingListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		ms, err := svc.dir.ListGroupMappings(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -106,10 +115,14 @@ func groupMappingListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *or
 	}
 }
 
-func groupMappingRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func groupMappingRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	group := fs.String("group", "", "SCIM id of a group of the organization (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		m, err := svc.RemoveGroupMapping(ctx, c.org, *group)
+	return func(ctx context.Context, svc *services) error {
+		a, err := svc.operator()
+		if err != nil {
+			return err
+		}
+		m, err := svc.dir.RemoveGroupMapping(ctx, a, *group)
 		if err != nil {
 			return err
 		}
@@ -120,26 +133,43 @@ func groupMappingRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, 
 	}
 }
 
-func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	var nested, notify optBool
+	var name, defaultLocale optString
+	fs.Var(&name, "name", "rename the organization")
+	fs.Var(&defaultLocale, "default-locale", "default locale of users without one, and of mail to users whose languages scimd does not speak, e.g. fr-FR")
 	fs.Var(&nested, "nested-groups", "allow groups as members of groups: true or false")
 	fs.Var(&notify, "notify", "notify users of changes of their products and roles, suspensions and reactivations by default: true or false")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		if !nested.set && !notify.set {
-			return fmt.Errorf("org set: nothing to change: give --nested-groups=true|false and/or --notify=true|false")
+	return func(ctx context.Context, svc *services) error {
+		if !nested.set && !notify.set && !name.set && !defaultLocale.set {
+			return fmt.Errorf("org set: nothing to change: give --name, --default-locale, --nested-groups=true|false and/or --notify=true|false")
 		}
-		// nested-groups first: it is the setting that can be refused, and then nothing changes.
+		// Every value is checked first, and nested-groups applied first: it is the setting
+		// that can be refused, and then nothing changes.
+		ch, err := orgs.OrgChange{Name: name.ptr(), DefaultLocale: defaultLocale.ptr()}.Checked()
+		if err != nil {
+			return err
+		}
 		if nested.set {
-			if _, err := svc.SetNestedGroups(ctx, c.org, nested.v); err != nil {
+			a, err := svc.operator()
+			if err != nil {
+				return err
+			}
+			if err := svc.dir.SetNestedGroups(ctx, a, nested.v); err != nil {
 				return err
 			}
 		}
 		if notify.set {
-			if _, err := svc.SetNotify(ctx, c.org, notify.v); err != nil {
+			if _, err := svc.orgs.SetNotify(ctx, c.org, notify.v); err != nil {
 				return err
 			}
 		}
-		o, err := svc.Settings(ctx, c.org)
+		if name.set || defaultLocale.set {
+			if err := svc.orgs.ChangeOrg(ctx, c.org, ch); err != nil {
+				return err
+			}
+		}
+		o, err := svc.orgs.Settings(ctx, c.org)
 		if err != nil {
 			return err
 		}
@@ -151,7 +181,34 @@ func orgSetCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Servic
 			if o.Notify {
 				notifications = "on"
 			}
-			fmt.Fprintf(w, "organization %s: nested groups %s, notifications %s\n", o.ID, state, notifications)
+			fmt.Fprintf(w, "organization %s (%s, default locale %s): nested groups %s, notifications %s\n",
+				o.ID, o.Name, o.DefaultLocale, state, notifications)
 		})
 	}
+}
+
+// optString is a string flag that tells whether it was given.
+type optString struct {
+	set bool
+	v   string
+}
+
+func (s *optString) String() string {
+	if s == nil {
+		return ""
+	}
+	return s.v
+}
+
+func (s *optString) Set(v string) error {
+	s.set, s.v = true, v
+	return nil
+}
+
+// ptr is the value, nil when not given.
+func (s *optString) ptr() *string {
+	if !s.set {
+		return nil
+	}
+	return &s.v
 }

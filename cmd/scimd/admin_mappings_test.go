@@ -109,7 +109,7 @@ func TestCLIOrgSet(t *testing.T) {
 		return v
 	}
 
-	require.Contains(t, c.ok("org", "set", "--org", org, "--nested-groups=true"), "organization "+org+": nested groups enabled")
+	require.Contains(t, c.ok("org", "set", "--org", org, "--nested-groups=true"), "organization "+org+" (Acme, default locale en-US): nested groups enabled")
 	require.True(t, nested())
 	o := c.json("org", "set", "--org", org, "--nested-groups")
 	require.Equal(t, true, o["nested_groups"])
@@ -128,6 +128,6 @@ func TestCLIOrgSet(t *testing.T) {
 	_, err = c.pool.Exec(context.Background(), `DELETE FROM group_members WHERE org_id = $1`, org)
 	require.NoError(t, err)
 	require.Equal(t, false, c.json("org", "set", "--org", org, "--nested-groups=false")["nested_groups"])
-	require.Contains(t, c.ok("org", "set", "--org", org, "--nested-groups=false"), "organization "+org+": nested groups disabled")
+	require.Contains(t, c.ok("org", "set", "--org", org, "--nested-groups=false"), "organization "+org+" (Acme, default locale en-US): nested groups disabled")
 	require.False(t, nested())
 }

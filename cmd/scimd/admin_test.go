@@ -113,7 +113,7 @@ func TestCLIOrg(t *testing.T) {
 	c.fails([]string{"org", "create", "--name", "X", "--domain", "ada@x.example"}, "is not a domain")
 	c.fails([]string{"org", "show"}, "--org is required")
 	c.fails([]string{"org", "show", "--org", "00000000-0000-4000-8000-000000000000"}, "there is no organization")
-	c.fails([]string{"org", "delete", "--org", org}, `unknown command "org delete"`, "domain verify")
+	c.fails([]string{"org", "archive", "--org", org}, `unknown command "org archive"`, "domain verify")
 	c.fails([]string{"domain"}, `unknown command "domain"`)
 	c.fails([]string{"org", "show", "--org", org, "extra"}, `unexpected argument "extra"`)
 
@@ -226,7 +226,17 @@ func TestCLITokens(t *testing.T) {
 	require.WithinDuration(t, time.Now().Add(2*time.Hour), expires, time.Minute)
 
 	c.fails([]string{"token", "create", "--org", org, "--issuer", plain}, `orgRole "user"`)
-	c.fails([]string{"token", "create", "--org", org}, "--issuer is required")
+	c.fails([]string{"token", "create", "--org", org}, "needs a role", "or an issuer")
+	c.fails([]string{"token", "create", "--org", org, "--role", "user"}, `"user" is not a token role`)
+
+	// A service token belongs to no person: a label and a role of its own.
+	out = c.ok("token", "create", "--org", org, "--role", "admin", "--label", "Entra ID")
+	require.Regexp(t, `(?m)^service token [0-9a-f-]{36} "Entra ID" with role admin, expires never\ntoken \(shown once\): scimd_\S+$`, out)
+	svc := c.json("token", "create", "--org", org, "--role", "admin-readonly", "--label", "Okta", "--expires", "720h")
+	require.Equal(t, "admin-readonly", svc["role"])
+	require.Equal(t, "Okta", svc["label"])
+	require.Empty(t, svc["issuer_user_id"])
+	require.Regexp(t, `^scimd_`, svc["token"])
 	c.fails([]string{"token", "create", "--org", org, "--issuer", admin, "--expires", "-1h"}, "negative")
 	c.fails([]string{"token", "create", "--org", org, "--issuer", admin, "--expires", "soon"}, "invalid value")
 
@@ -234,9 +244,11 @@ func TestCLITokens(t *testing.T) {
 	raw, err := json.Marshal(list)
 	require.NoError(t, err)
 	require.NotContains(t, string(raw), secret)
-	require.Len(t, list["tokens"], 3)
+	require.Len(t, list["tokens"], 5)
 	text := c.ok("token", "list", "--org", org)
-	require.Contains(t, text, "(operator)")
+	require.Contains(t, text, "operator")
+	require.Contains(t, text, "Entra ID")
+	require.Contains(t, text, "role admin-readonly")
 	require.Contains(t, text, textID)
 	require.NotContains(t, text, secret)
 
@@ -318,4 +330,47 @@ func TestServeAdminAPI(t *testing.T) {
 	require.ErrorContains(t, err, "--admin-token must be at least 16 characters")
 	_, err = c.exec("serve", "--addr", "127.0.0.1:0", "--dns-resolver", "nonsense")
 	require.ErrorContains(t, err, "want HOST:PORT")
+}
+
+// The organization's lifecycle and the user commands for support staff, as an operator runs
+// them: the same rules as the admin API and SCIM.
+func TestCLILifecycle(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	org := c.createOrg("--name", "Acme", "--domain", "acme.example")
+	other := c.createOrg("--name", "Globex")
+	admin := orgstest.InsertUser(t, c.pool, org, "admin@acme.example", "admin", true)
+	user := orgstest.InsertUser(t, c.pool, org, "bob@acme.example", "user", true)
+
+	list := c.json("org", "list", "--limit", "1")
+	require.Len(t, list["orgs"], 1)
+	require.NotNil(t, list["next_cursor"])
+	next := c.json("org", "list", "--cursor", list["next_cursor"].(string))
+	require.Equal(t, other, next["orgs"].([]any)[0].(map[string]any)["id"])
+
+	set := c.json("org", "set", "--org", org, "--name", "Acme Corp", "--default-locale", "de_de", "--notify=false")
+	require.Equal(t, "Acme Corp", set["name"])
+	require.Equal(t, "de-DE", set["default_locale"])
+	require.Equal(t, false, set["notify"])
+	c.fails([]string{"org", "set", "--org", org, "--default-locale", "klingon", "--notify=true"}, "default_locale")
+	c.fails([]string{"org", "set", "--org", org}, "nothing to change")
+
+	users := c.json("user", "list", "--org", org, "--filter", `userName sw "bob"`)
+	require.EqualValues(t, 1, users["total_results"])
+	out := c.ok("user", "suspend", "--org", org, "--id", user)
+	require.Contains(t, out, "status: suspended")
+	shown := c.json("user", "show", "--org", org, "--id", strings.ToUpper(user))
+	require.Equal(t, false, shown["active"])
+	c.ok("user", "reactivate", "--org", org, "--id", user)
+	c.fails([]string{"user", "suspend", "--org", org, "--id", admin}, "without an active admin")
+	c.fails([]string{"user", "delete", "--org", org, "--id", admin}, "without an active admin")
+	require.Equal(t, map[string]any{"user": user, "deleted": true}, c.json("user", "delete", "--org", org, "--id", user))
+	c.fails([]string{"user", "show", "--org", org, "--id", user}, "no User")
+
+	c.fails([]string{"org", "delete", "--org", org}, "--yes")
+	require.Equal(t, map[string]any{"org": org, "deleted": true}, c.json("org", "delete", "--org", org, "--yes"))
+	c.fails([]string{"org", "show", "--org", org}, "there is no organization")
+	c.fails([]string{"org", "delete", "--org", org, "--yes"}, "there is no organization")
+	require.Equal(t, 1, orgstest.Count(t, c.pool, `SELECT count(*) FROM organization_tombstones WHERE id = $1`, org))
+	require.Zero(t, orgstest.Count(t, c.pool, `SELECT count(*) FROM users WHERE org_id = $1`, org))
 }

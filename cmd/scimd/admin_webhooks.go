@@ -7,17 +7,15 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
-
-	"github.com/scimd/scimd/internal/orgs"
 )
 
 // The webhook commands, registered in adminCommands (admin.go): the endpoints that receive an
 // organization's account.purged events.
 
-func webhookAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func webhookAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	url := fs.String("url", "", "http or https URL events are POSTed to (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		wh, err := svc.AddWebhook(ctx, c.org, *url)
+	return func(ctx context.Context, svc *services) error {
+		wh, err := svc.orgs.AddWebhook(ctx, c.org, *url)
 		if err != nil {
 			return err
 		}
@@ -28,9 +26,9 @@ func webhookAddCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Se
 	}
 }
 
-func webhookListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
-	return func(ctx context.Context, svc *orgs.Service) error {
-		ws, err := svc.ListWebhooks(ctx, c.org)
+func webhookListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
+	return func(ctx context.Context, svc *services) error {
+		ws, err := svc.orgs.ListWebhooks(ctx, c.org)
 		if err != nil {
 			return err
 		}
@@ -45,10 +43,10 @@ func webhookListCmd(_ *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Se
 	}
 }
 
-func webhookRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *orgs.Service) error {
+func webhookRemoveCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	id := fs.String("id", "", "webhook id (required)")
-	return func(ctx context.Context, svc *orgs.Service) error {
-		if err := svc.RemoveWebhook(ctx, c.org, *id); err != nil {
+	return func(ctx context.Context, svc *services) error {
+		if err := svc.orgs.RemoveWebhook(ctx, c.org, *id); err != nil {
 			return err
 		}
 		return c.print(map[string]any{"webhook": *id, "removed": true}, func(w io.Writer) {

@@ -83,8 +83,9 @@ func TestServeDeliversWebhooks(t *testing.T) {
 	_, _, stop := startServe(t, c.env["DATABASE_URL"])
 
 	event := uuid.NewString()
-	_, err := c.pool.Exec(context.Background(), `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload)
-		VALUES ($1, $2, $3, $4, 'account.purged', jsonb_build_object('id', $5::text, 'type', 'account.purged'))`,
+	_, err := c.pool.Exec(context.Background(), `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload, url, secret)
+		SELECT $1, $2, e.id, $4, 'account.purged', jsonb_build_object('id', $5::text, 'type', 'account.purged'), e.url, e.secret
+		FROM webhook_endpoints e WHERE e.org_id = $1 AND e.id = $3`,
 		org, uuid.NewString(), w["id"], event, event)
 	require.NoError(t, err)
 	select {

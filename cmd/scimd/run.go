@@ -36,8 +36,8 @@ commands:
   migrate      apply database migrations and exit
   worker       deliver queued notification emails over SMTP (serve does too when SMTP_URL is set)
   org create   create an organization and print its operator token
-  org show, org set, domain, product, token, group-mapping, webhook
-               administer organizations (scimd help admin lists them)
+  org list|show|set|delete, domain, product, token, group-mapping, webhook, user
+               administer organizations and their users (scimd help admin lists them)
   version      print scimd's version
 
 Run "scimd <command> -h" for a command's flags.`
@@ -72,7 +72,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return worker(ctx, rest, getenv, stdout, stderr)
-	case "org", "domain", "product", "token", "group-mapping", "webhook":
+	case "org", "domain", "product", "token", "group-mapping", "webhook", "user":
 		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help" || rest[0] == "help") {
 			fmt.Fprintln(stdout, adminUsage) // "scimd token -h": the commands, before any verb
 			return nil
@@ -251,16 +251,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	users, err := postgres.NewUsers(pool, reg.User)
+	store, err := postgres.NewStore(pool, reg)
 	if err != nil {
 		return err
 	}
-	orgs := postgres.NewOrgs(pool)
+	// Listening keeps the token cache right while other processes change tokens and users.
+	go store.ListenTokens(ctx, logger)
+	orgs := store.Orgs()
 	admin, err := orgService(orgs, *dnsResolver)
 	if err != nil {
 		return err
 	}
-	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
+	dir, err := directory.New(store, reg)
 	if err != nil {
 		return err
 	}
@@ -269,7 +271,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	handler := server.NewServer(server.Deps{
 		Directory:    dir,
 		Schemas:      reg,
-		LookupToken:  orgs.LookupToken,
 		Ready:        pool.Ping,
 		Logger:       logger,
 		BaseURL:      *baseURL,

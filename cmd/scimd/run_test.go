@@ -106,7 +106,13 @@ func TestMigrateConcurrently(t *testing.T) {
 // and a function that stops it and returns run's result.
 func startServe(t *testing.T, dbURL string, extra ...string) (string, *syncBuffer, func() error) {
 	t.Helper()
-	p := startServeProcess(t, env(dbURL), extra...)
+	return startServeWith(t, dbURL, io.Discard, extra...)
+}
+
+// startServeWith is startServe with the server's log written to stderr too.
+func startServeWith(t *testing.T, dbURL string, stderr io.Writer, extra ...string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	p := launchServe(t, env(dbURL), stderr, extra...)
 	return p.base, p.out, p.stop
 }
 
@@ -122,12 +128,17 @@ type served struct {
 
 func startServeProcess(t *testing.T, getenv func(string) string, extra ...string) *served {
 	t.Helper()
+	return launchServe(t, getenv, io.Discard, extra...)
+}
+
+func launchServe(t *testing.T, getenv func(string) string, stderr io.Writer, extra ...string) *served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &served{out: &syncBuffer{}, log: &syncBuffer{}}
 	done := make(chan error, 1)
 	// No drain period unless a test asks for one (flags given later win).
 	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0", "--drain", "0s"}, extra...)
-	go func() { done <- run(ctx, args, getenv, p.out, p.log) }()
+	go func() { done <- run(ctx, args, getenv, p.out, io.MultiWriter(p.log, stderr)) }()
 	eventually(t, "the SCIM base URL line", func() bool {
 		select {
 		case err := <-done:
@@ -370,7 +381,7 @@ func TestRunErrors(t *testing.T) {
 		{"no command", []string{"scimd"}, "usage"},
 		{"unknown command", []string{"scimd", "frobnicate"}, `unknown command "frobnicate"`},
 		{"org without create", []string{"scimd", "org"}, "usage"},
-		{"org with another verb", []string{"scimd", "org", "delete"}, "usage"},
+		{"org with another verb", []string{"scimd", "org", "archive"}, "usage"},
 		{"org create without name", []string{"scimd", "org", "create", "--domain", "a.com"}, "--name is required"},
 		{"unknown flag", []string{"scimd", "migrate", "--nope"}, "nope"},
 		{"database down", []string{"scimd", "migrate"}, "connect"},

@@ -122,9 +122,9 @@ func TestCLIOrgSetNotify(t *testing.T) {
 	require.False(t, stored)
 
 	out := c.ok("org", "set", "--org", org, "--notify")
-	require.Equal(t, "organization "+org+": nested groups disabled, notifications on\n", out)
+	require.Equal(t, "organization "+org+" (Acme, default locale en-US): nested groups disabled, notifications on\n", out)
 	out = c.ok("org", "set", "--org", org, "--notify=true", "--nested-groups=true")
-	require.Equal(t, "organization "+org+": nested groups enabled, notifications on\n", out)
+	require.Equal(t, "organization "+org+" (Acme, default locale en-US): nested groups enabled, notifications on\n", out)
 
 	c.fails([]string{"org", "set", "--org", org}, "nothing to change", "--notify")
 	c.fails([]string{"org", "set", "--org", org, "--notify=maybe"}, "want true or false")

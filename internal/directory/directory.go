@@ -1,10 +1,19 @@
-// Package directory is scimd's provisioning logic: what creating, replacing, patching, deleting
-// and listing resources means, whatever the transport. It validates and normalises documents
-// against the schemas, enforces preconditions, and leaves persistence to a Store.
+// Package directory is scimd's decision layer: every rule of an organization's directory of
+// users and groups (PRODUCT.md §2–§8) is written here once, whatever path a change arrives by:
+// SCIM Users, Groups, /Me and Bulk, the admin API, the command line and the console.
+//
+// The Service decides; the Store executes. A write runs inside Store.Update, which hands the
+// Service a transaction (Tx) offering the reads a rule needs (the organization's settings, the
+// locked user, what a user's groups map to, whether an active admin is left) and the writes
+// that carry a decision out. The Service calls back into nothing: it reads, decides, and tells
+// the transaction what to write, including the audit records and notifications the change
+// calls for, so that everything a change means is committed with it or not at all.
+//
+// docs/rules.md lists each rule and the function that enforces it.
 package directory
 
 import (
-	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -15,35 +24,49 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Resource is one stored resource: its canonical attribute document (without id, meta and
-// schemas, which the transport adds) and its metadata.
+// Resource is a resource as clients see it: its canonical attribute document (without id, meta
+// and schemas, which the transport adds) and its metadata.
 type Resource struct {
 	ID           string
 	Doc          map[string]any
 	Version      int64
 	Created      time.Time
 	LastModified time.Time
-	// PasswordHash, when not empty on a write, replaces the stored password hash. It is never
-	// read back.
-	PasswordHash string
-	// Direct are the grants given to the user itself. Doc shows the effective grants: these
-	// united with those mapped from the user's groups.
-	Direct grants.Grants
-	// Changes are the changes of effective grants a write caused.
-	Changes []GrantChange
-	// Guard, set by an update function, makes the update conditional on the version it read
-	// being still current: for changes that must not be based on a stale read (the
-	// resource's own attributes, a request's precondition).
-	Guard bool
 }
 
 // ETag is the resource's entity tag, also its meta.version.
 func (r *Resource) ETag() string {
-	return `W/"` + strconv.FormatInt(r.Version, 10) + `"`
+	return etag(r.Version)
 }
 
-// GrantChange is a change of a user's effective grants, which a write caused directly or
-// through groups.
+func etag(version int64) string {
+	return `W/"` + strconv.FormatInt(version, 10) + `"`
+}
+
+// User is a user as the store keeps it. Doc holds the attributes a client wrote, except the
+// grants: roles holds only the roles that are not grants (an identity provider's own app roles),
+// and the extension holds none of scimd's grant attributes; present adds the grant views and the
+// computed attributes.
+type User struct {
+	Resource
+	AccountID int64
+	// Direct are the grants given to the user itself. While the user is suspended they are the
+	// pending grants: what the user gets back when reactivated.
+	Direct grants.Grants
+	// Effective are the grants the user holds (grants.Effective), kept by the store so that
+	// reads, filters and token checks need no computation.
+	Effective grants.Grants
+	// SignIn is the user's sign-in address (SignInAddress), "" when the user has none.
+	SignIn string
+	// PasswordHash, when not empty on a write, replaces the stored password hash. It is never
+	// read back.
+	PasswordHash string
+}
+
+// Active reports whether the user is not suspended.
+func (u *User) Active() bool { return u.Doc["active"] != false }
+
+// GrantChange is a change of a user's effective grants.
 type GrantChange struct {
 	UserID        string
 	Before, After grants.Grants
@@ -70,24 +93,6 @@ type Page struct {
 	Resources []*Resource
 }
 
-// Store persists resources of one organization at a time. Every method is scoped to org and
-// must never read or change anything of another organization.
-type Store interface {
-	CreateUser(ctx context.Context, org string, u *Resource) error
-	GetUser(ctx context.Context, org, id string, pr schema.Projection) (*Resource, error)
-	// UpdateUser runs fn on the current user inside a transaction holding the user's row
-	// lock, then stores what fn left in the resource with the version incremented, unless fn
-	// returns ErrUnchanged. It returns the stored resource.
-	UpdateUser(ctx context.Context, org, id string, fn func(*Resource) error) (*Resource, error)
-	// DeleteUser deletes the user after check accepts its current version.
-	DeleteUser(ctx context.Context, org, id string, check func(version int64) error) error
-	ListUsers(ctx context.Context, org string, q Query) (*Page, error)
-}
-
-// ErrUnchanged, returned by an update function, ends the update without writing: the request
-// changed nothing, so the version stays.
-var ErrUnchanged = &scimerr.Error{Detail: "unchanged"}
-
 // Precondition carries a request's If-Match and If-None-Match headers (RFC 7232 weak
 // comparison; "*" matches any existing resource).
 type Precondition struct {
@@ -97,14 +102,14 @@ type Precondition struct {
 
 // Check answers whether a write may proceed against a resource at version.
 func (p Precondition) Check(version int64) error {
-	etag := `W/"` + strconv.FormatInt(version, 10) + `"`
-	if p.IfMatch != "" && !etagMatches(p.IfMatch, etag) {
+	tag := etag(version)
+	if p.IfMatch != "" && !etagMatches(p.IfMatch, tag) {
 		return scimerr.New(scimerr.KindPreconditionFailed, "",
-			"If-Match %s does not match the current version %s", p.IfMatch, etag)
+			"If-Match %s does not match the current version %s", p.IfMatch, tag)
 	}
-	if p.IfNoneMatch != "" && etagMatches(p.IfNoneMatch, etag) {
+	if p.IfNoneMatch != "" && etagMatches(p.IfNoneMatch, tag) {
 		return scimerr.New(scimerr.KindPreconditionFailed, "",
-			"If-None-Match %s matches the current version %s", p.IfNoneMatch, etag)
+			"If-None-Match %s matches the current version %s", p.IfNoneMatch, tag)
 	}
 	return nil
 }
@@ -114,53 +119,52 @@ func (p Precondition) NotModified(r *Resource) bool {
 	return p.IfNoneMatch != "" && etagMatches(p.IfNoneMatch, r.ETag())
 }
 
-func etagMatches(header, etag string) bool {
+func etagMatches(header, tag string) bool {
 	for _, t := range strings.Split(header, ",") {
 		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(tag, "W/") {
 			return true
 		}
 	}
 	return false
 }
 
-// MemberRef names a member in a write: the id of a user (or of a group, where nesting is on).
-type MemberRef struct {
-	Value string
-}
+// Member kinds.
+const (
+	MemberUser  = "User"
+	MemberGroup = "Group"
+)
 
-// Member is a group member as read back.
+// Member is a group member: a user, or a group where nesting is on.
 type Member struct {
-	Value   string
-	Type    string // "User" or "Group"
-	Display string
+	Value   string // the member's id
+	Type    string // MemberUser or MemberGroup
+	Display string // as read back: the user's displayName (else userName) or the group's
 }
 
-// MemberChanges changes one group's members inside its update transaction. Each call touches
-// only the rows it names, whatever the group's size.
-type MemberChanges interface {
-	// Add adds members, ignoring those already present. Ids that are not users of the
-	// organization refuse the whole request.
-	Add(refs []MemberRef) error
-	// Remove removes members; ids that are not members are ignored.
-	Remove(refs []MemberRef) error
-	// RemoveWhere removes the members matching a value filter (members[...]).
-	RemoveWhere(f filter.Expr) error
-	// Clear removes every member.
-	Clear() error
-	// Replace makes refs the member list, touching only the rows that differ.
-	Replace(refs []MemberRef) error
-}
+// Errors a Store returns for the Service to explain; the Service turns them into the
+// client-facing *scimerr.Error of the operation at hand.
+var (
+	// ErrNotFound: the user, group, mapping or token named is not the organization's.
+	ErrNotFound = errors.New("not found")
+	// ErrNoOrg: the organization does not exist.
+	ErrNoOrg = errors.New("organization not found")
+	// ErrUserNameTaken: another user of the organization has the userName (case-insensitive).
+	ErrUserNameTaken = errors.New("userName taken")
+	// ErrDisplayNameTaken: another group of the organization has the displayName.
+	ErrDisplayNameTaken = errors.New("displayName taken")
+	// ErrNotLicensed: a product granted or mapped was withdrawn from the organization's
+	// licence while the change ran.
+	ErrNotLicensed = errors.New("product not licensed")
+	// ErrGone: a user or group a write refers to (a member, a manager) was deleted while the
+	// change ran.
+	ErrGone = errors.New("referenced resource gone")
+)
 
-// GroupStore persists groups of one organization at a time, like Store for users.
-type GroupStore interface {
-	CreateGroup(ctx context.Context, org string, g *Resource, members []MemberRef) error
-	// GetGroup reads a group without its members.
-	GetGroup(ctx context.Context, org, id string) (*Resource, error)
-	// EachMember streams the members of groups, group by group in the order given.
-	EachMember(ctx context.Context, org string, groups []string, fn func(group string, m Member) error) error
-	UpdateGroup(ctx context.Context, org, id string, fn func(*Resource, MemberChanges) error) (*Resource, error)
-	DeleteGroup(ctx context.Context, org, id string, check func(version int64) error) error
-	// ListGroups lists groups without their members.
-	ListGroups(ctx context.Context, org string, q Query) (*Page, error)
-}
+// errUnchanged ends an update function that changed nothing: nothing is written and the
+// version stays.
+var errUnchanged = errors.New("unchanged")
+
+// ErrContended is what a store answers when concurrent changes kept making a change stale and
+// it gave up running it again.
+var ErrContended = scimerr.New(scimerr.KindConflict, "", "the resource changed concurrently too many times in a row; retry the request")

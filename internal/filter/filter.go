@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	fp "github.com/scim2/filter-parser/v2"
 
@@ -44,8 +45,9 @@ type Or struct{ Left, Right Expr }
 type Not struct{ X Expr }
 
 // Compare is `path op value`. Op is lower-case: eq ne co sw ew gt ge lt le pr. Value is nil for
-// pr; otherwise string (escapes decoded, JSON rules), bool, or json.Number. For a dateTime
-// attribute the value is validated as RFC 3339 and kept as a string. The value's type always
+// pr; otherwise string (escapes decoded, JSON rules), bool, or json.Number. No string holds NUL.
+// For a dateTime attribute the value is checked with schema.ParseDateTime (year 0001 to 9999,
+// offset within ±14:00, a real date) and kept as a string in UTC, RFC 3339. The value's type always
 // fits the attribute's type: string/reference/binary → string, boolean → bool,
 // integer/decimal → json.Number, dateTime → string. Path.Sub is nil only for pr on a complex
 // attribute (`emails pr`, `name pr`).
@@ -78,6 +80,9 @@ func Parse(rt *schema.ResourceType, s string) (Expr, error) {
 	}
 	if len(s) > maxLen {
 		return nil, p.errorf("longer than %d bytes", maxLen)
+	}
+	if !utf8.ValidString(s) {
+		return nil, p.errorf("not valid UTF-8")
 	}
 	toks, err := p.lex(s)
 	if err != nil {
@@ -317,9 +322,14 @@ func (p *parser) compare(path schema.Path, op string, v any) (Expr, error) {
 			return nil, p.errorf("%s needs a string attribute, but %s is dateTime", op, path)
 		}
 		s, ok := v.(string)
-		if _, err := time.Parse(time.RFC3339Nano, s); !ok || err != nil {
+		if !ok {
 			return nil, p.errorf("%s is dateTime: %s is not an RFC 3339 date-time", path, show(v))
 		}
+		t, err := schema.ParseDateTime(s)
+		if err != nil {
+			return nil, p.errorf("%s is dateTime: %s is not an RFC 3339 date-time: %v", path, show(v), err)
+		}
+		c.Value = t.Format(time.RFC3339Nano)
 	default: // string, reference, binary
 		if ordering && a.Type == schema.TypeBinary {
 			return nil, p.errorf("%s is binary: %s is not allowed", path, op)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/scimd/scimd/internal/randtext"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
 	"github.com/scimd/scimd/schemas"
@@ -84,7 +85,11 @@ func TestParse(t *testing.T) {
 		// odd case names and operators
 		{`DisplayName Eq "x"`, `displayName eq "x"`},
 		{`meta.Created GT "2011-05-13T04:42:34Z"`, `meta.created gt "2011-05-13T04:42:34Z"`},
-		{`meta.lastModified ge "2011-05-13T04:42:34.123+02:00"`, `meta.lastModified ge "2011-05-13T04:42:34.123+02:00"`},
+		{`meta.lastModified ge "2011-05-13T04:42:34.123+02:00"`, `meta.lastModified ge "2011-05-13T02:42:34.123Z"`},
+		{`meta.created ge "2011-05-13T04:42:34-14:00"`, `meta.created ge "2011-05-13T18:42:34Z"`},
+		{`meta.created lt "9999-12-31T23:59:59.999999999Z"`, `meta.created lt "9999-12-31T23:59:59.999999999Z"`},
+		{`meta.created gt "0001-01-01T00:00:00Z"`, `meta.created gt "0001-01-01T00:00:00Z"`},
+		{`meta.created eq "2024-02-29T12:00:00Z"`, `meta.created eq "2024-02-29T12:00:00Z"`},
 		{`userName eq "a" AND title Pr Or active EQ TRUE`, `(or (and userName eq "a" title pr) active eq true)`},
 		// common attributes
 		{`id eq "2819c223"`, `id eq "2819c223"`},
@@ -266,6 +271,22 @@ func TestParseErrors(t *testing.T) {
 		{`meta.created gt "yesterday"`, `meta.created is dateTime: "yesterday" is not an RFC 3339 date-time`},
 		{`meta.created gt 2020`, `meta.created is dateTime: 2020 is not an RFC 3339 date-time`},
 		{`meta.lastModified eq "2020-01-01"`, `not an RFC 3339 date-time`},
+		// dateTimes PostgreSQL would refuse (RFC 7643 §2.3.5: xsd:dateTime)
+		{`meta.created gt "0000-01-01T00:00:00Z"`, `"0000-01-01T00:00:00Z" is not an RFC 3339 date-time: the year is outside 0001 to 9999`},
+		{`meta.created gt "0001-01-01T00:00:00+00:01"`, `the year is outside 0001 to 9999`},
+		{`meta.created gt "2011-05-13T04:42:34+23:59"`, `the offset +23:59 is beyond ±14:00`},
+		{`meta.created gt "2011-05-13T04:42:34-14:01"`, `the offset -14:01 is beyond ±14:00`},
+		{`meta.created gt "2011-02-29T00:00:00Z"`, `day out of range`},
+		{`meta.lastModified lt "2011-05-13T24:00:00Z"`, `hour out of range`},
+		{`emails[type eq "work" and value eq "a"] or meta.created gt "2011-05-13T04:42:34+15:00"`, `beyond ±14:00`},
+		// NUL cannot be stored nor be a parameter; invalid UTF-8 cannot be a parameter
+		{`userName eq "a\u0000b"`, `a value contains the NUL character (\u0000)`},
+		{"userName eq a\x00b", `NUL character`},
+		{`emails[value eq "\u0000"]`, `NUL character`},
+		{`emails[type eq "work"].value eq "x\u0000"`, `NUL character`},
+		{`externalId eq "` + randtext.String(900) + `\u0000"`, `NUL character`},
+		{"userName eq \"\xff\"", `not valid UTF-8`},
+		{"userName eq \xc3", `not valid UTF-8`},
 		{`userName eq true`, `userName is string: compare it with a string, not true`},
 		{`userName eq null`, `comparing with null is not supported: use "userName pr" or "not (userName pr)"`},
 		{`userName ne NULL`, `comparing with null is not supported`},

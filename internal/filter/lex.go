@@ -258,7 +258,7 @@ func (p *parser) value(t token, op string) (string, error) {
 		if err := json.Unmarshal([]byte(t.text), &s); err != nil {
 			return "", p.errorf("invalid string %s: %v", t.text, err)
 		}
-		return p.placeholder(s), nil
+		return p.placeholder(s)
 	case tWord:
 		switch l := strings.ToLower(t.text); {
 		case l == "true" || l == "false" || l == "null":
@@ -266,7 +266,7 @@ func (p *parser) value(t token, op string) (string, error) {
 		case numberRE.MatchString(t.text):
 			return t.text, nil
 		}
-		return p.placeholder(t.text), nil
+		return p.placeholder(t.text)
 	}
 	return "", p.errorf("missing value after %q", op)
 }
@@ -274,8 +274,12 @@ func (p *parser) value(t token, op string) (string, error) {
 // placeholder keeps string value s aside and returns the string that stands for it in the
 // normalised text ("$0", "$1", ...). Filters that differ only in their strings then normalise
 // to the same text, whose filter-parser tree is cached (see parseStrict): identity providers
-// send the same few filter shapes with ever different values.
-func (p *parser) placeholder(s string) string {
+// send the same few filter shapes with ever different values. A value holding NUL is refused:
+// no attribute can hold one, and PostgreSQL cannot take one as a parameter.
+func (p *parser) placeholder(s string) (string, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", p.errorf("a value contains the NUL character (\\u0000), which no attribute can hold")
+	}
 	p.values = append(p.values, s)
-	return `"$` + strconv.Itoa(len(p.values)-1) + `"`
+	return `"$` + strconv.Itoa(len(p.values)-1) + `"`, nil
 }

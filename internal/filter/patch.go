@@ -2,6 +2,7 @@ package filter
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
@@ -28,6 +29,9 @@ func ParsePatchPath(rt *schema.ResourceType, s string) (PatchPath, error) {
 	}
 	if len(s) > maxLen {
 		return PatchPath{}, p.errorf("longer than %d bytes", maxLen)
+	}
+	if !utf8.ValidString(s) {
+		return PatchPath{}, p.errorf("not valid UTF-8")
 	}
 	i := strings.IndexByte(s, '[')
 	if i < 0 {

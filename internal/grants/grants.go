@@ -54,6 +54,51 @@ func Rank(orgRole string) int {
 	return 0
 }
 
+// Mapping is what a group maps its users to (PRODUCT.md §3): a role of each kind ("" maps
+// none) and products.
+type Mapping struct {
+	OrgRole     string
+	AccountRole string
+	Products    []string
+}
+
+// Effective are the grants a user holds: their direct grants united with what the groups they
+// belong to (directly or through nested groups) map to, the highest role winning; a suspended
+// user holds none, whatever is granted.
+func Effective(direct Grants, active bool, mapped []Mapping) Grants {
+	if !active {
+		return Default()
+	}
+	out := Grants{OrgRole: direct.OrgRole, AccountRole: direct.AccountRole}
+	products := slices.Clone(direct.Products)
+	for _, m := range mapped {
+		if Rank(m.OrgRole) > Rank(out.OrgRole) {
+			out.OrgRole = m.OrgRole
+		}
+		if m.AccountRole == AccountAdmin {
+			out.AccountRole = AccountAdmin
+		}
+		products = append(products, m.Products...)
+	}
+	slices.Sort(products)
+	out.Products = slices.Compact(products)
+	if len(out.Products) == 0 {
+		out.Products = nil
+	}
+	return out
+}
+
+// Equal reports whether two sets of grants are the same.
+func (g Grants) Equal(o Grants) bool {
+	return g.OrgRole == o.OrgRole && g.AccountRole == o.AccountRole && slices.Equal(g.Products, o.Products)
+}
+
+// Demoted reports whether going from before to after takes away orgRole access: admin to
+// admin-readonly or user, admin-readonly to user.
+func Demoted(before, after Grants) bool {
+	return Rank(after.OrgRole) < Rank(before.OrgRole)
+}
+
 func ext(doc map[string]any) map[string]any {
 	m, _ := doc[ExtURN].(map[string]any)
 	return m

@@ -148,3 +148,21 @@ func TestAppRolesAreKept(t *testing.T) {
 	require.Equal(t, OrgAdmin, g.OrgRole)
 	require.Equal(t, doc["roles"], next["roles"])
 }
+
+func TestEffective(t *testing.T) {
+	t.Parallel()
+	direct := Grants{OrgRole: OrgAdminReadOnly, AccountRole: AccountMember, Products: []string{"webinar"}}
+	mapped := []Mapping{
+		{OrgRole: OrgUser, Products: []string{"meeting"}},
+		{AccountRole: AccountAdmin, Products: []string{"webinar", "connect"}},
+	}
+	require.Equal(t, Grants{OrgRole: OrgAdminReadOnly, AccountRole: AccountAdmin, Products: []string{"connect", "meeting", "webinar"}},
+		Effective(direct, true, mapped), "the highest role of each kind wins; products are united")
+	require.Equal(t, Grants{OrgRole: OrgAdmin, AccountRole: AccountMember},
+		Effective(Default(), true, []Mapping{{OrgRole: OrgAdmin}, {OrgRole: OrgAdminReadOnly}}))
+	require.Equal(t, Default(), Effective(direct, false, mapped), "a suspended user holds nothing")
+	require.Equal(t, Default(), Effective(Default(), true, nil))
+	require.True(t, Demoted(Grants{OrgRole: OrgAdmin}, Grants{OrgRole: OrgAdminReadOnly}))
+	require.True(t, Demoted(Grants{OrgRole: OrgAdminReadOnly}, Grants{OrgRole: OrgUser}))
+	require.False(t, Demoted(Grants{OrgRole: OrgUser}, Grants{OrgRole: OrgAdmin}))
+}

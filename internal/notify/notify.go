@@ -35,13 +35,6 @@ const (
 // Kinds lists every kind of notification.
 var Kinds = []string{KindGrants, KindSuspended, KindReactivated, KindWelcome}
 
-// Languages are the languages notifications are written in; a notification in another one is
-// written in English (DefaultLanguage).
-var Languages = []string{"en", "fr", "de", "es", "it", "pt", "nl"}
-
-// DefaultLanguage is the language of a notification whose language has no templates.
-const DefaultLanguage = "en"
-
 // Notification is one queued notification as a worker claims it.
 type Notification struct {
 	OrgID string
@@ -53,7 +46,8 @@ type Notification struct {
 	// for the greeting and the To header ("" when unknown).
 	Recipient     string
 	RecipientName string
-	// Language is one of Languages.
+	// Language is the language to write in, one of locale.Languages() (locale.For chooses it);
+	// a notification in another one is written in locale.Default.
 	Language string
 	Kind     string
 	// Data is what changed, as JSON; see Data.

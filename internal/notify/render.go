@@ -9,11 +9,14 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"github.com/scimd/scimd/internal/locale"
 )
 
-// The texts live in templates/<language>.tmpl, one file per language, each defining the same
-// templates: "<kind>.subject" and "<kind>.body" for every kind, and "org_role.<role>" and
-// "account_role.<role>" for the labels of the roles. A template's data is a view.
+// The texts live in templates/<language>.tmpl, one file for each language scimd speaks
+// (locale.Languages()), each defining the same templates: "<kind>.subject" and "<kind>.body"
+// for every kind, and "org_role.<role>" and "account_role.<role>" for the labels of the roles.
+// A template's data is a view.
 //
 //go:embed templates/*.tmpl
 var templateFS embed.FS
@@ -75,7 +78,7 @@ type Renderer struct {
 func NewRenderer() (*Renderer, error) {
 	r := &Renderer{langs: map[string]*template.Template{}}
 	funcs := template.FuncMap{"join": func(s []string) string { return strings.Join(s, ", ") }}
-	for _, lang := range Languages {
+	for _, lang := range locale.Languages() {
 		name := "templates/" + lang + ".tmpl"
 		src, err := templateFS.ReadFile(name)
 		if err != nil {
@@ -103,7 +106,7 @@ type Rendered struct {
 	Body     string
 }
 
-// Render writes n in its language (English when the language has no templates).
+// Render writes n in its language (locale.Default when scimd does not speak it).
 func (r *Renderer) Render(n *Notification) (*Rendered, error) {
 	if !slices.Contains(Kinds, n.Kind) {
 		return nil, fmt.Errorf("unknown notification kind %q", n.Kind)
@@ -111,7 +114,7 @@ func (r *Renderer) Render(n *Notification) (*Rendered, error) {
 	lang := strings.ToLower(n.Language)
 	t, ok := r.langs[lang]
 	if !ok {
-		lang, t = DefaultLanguage, r.langs[DefaultLanguage]
+		lang, t = locale.Default, r.langs[locale.Default]
 	}
 	var d Data
 	if len(n.Data) > 0 {

@@ -6,7 +6,21 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/scimd/scimd/internal/locale"
 )
+
+// The templates are the languages scimd speaks: no template file is missing from
+// locale.Spoken (NewRenderer fails for a spoken language without one), and none is left out.
+func TestTemplatesAreTheSpokenLanguages(t *testing.T) {
+	files, err := templateFS.ReadDir("templates")
+	require.NoError(t, err)
+	var langs []string
+	for _, f := range files {
+		langs = append(langs, strings.TrimSuffix(f.Name(), ".tmpl"))
+	}
+	require.ElementsMatch(t, locale.Languages(), langs)
+}
 
 // Every kind renders in every language, from both full and empty data, without a missing
 // template or value, and every language defines exactly the templates English does.
@@ -35,7 +49,7 @@ func TestTemplatesEveryKindEveryLanguage(t *testing.T) {
 		KindWelcome:     `{"product": "openvoice"}`,
 	}
 	empty := map[string]string{KindGrants: `{}`, KindSuspended: `{}`, KindReactivated: `{}`, KindWelcome: `{"product": "meeting"}`}
-	for _, lang := range Languages {
+	for _, lang := range locale.Languages() {
 		require.Equal(t, english, names(lang), "%s.tmpl defines the same templates as en.tmpl", lang)
 		for _, kind := range Kinds {
 			for variant, data := range map[string]string{"full": full[kind], "empty": empty[kind]} {
@@ -86,7 +100,7 @@ func TestTemplatesTranslated(t *testing.T) {
 	}
 	for _, kind := range Kinds {
 		seen := map[string]string{}
-		for _, lang := range Languages {
+		for _, lang := range locale.Languages() {
 			s := subject(lang, kind)
 			if other, dup := seen[s]; dup {
 				t.Errorf("%s and %s share the %s subject %q", other, lang, kind, s)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -71,22 +70,11 @@ type AuditQuery struct {
 	Limit    int
 }
 
-// AuditStore is the part of a Store that reads the audit log; postgres.Orgs implements it.
-// ListAudit returns at most q.Limit records matching q, newest first (by time, then id), and
-// ErrNoOrg for an organization that does not exist.
-type AuditStore interface {
-	ListAudit(ctx context.Context, org string, q AuditQuery) ([]AuditEntry, error)
-}
-
 // Audit returns a page of the organization's audit log, newest first.
 func (s *Service) Audit(ctx context.Context, org string, in AuditInput) (*AuditPage, error) {
 	org, err := canonOrg(org)
 	if err != nil {
 		return nil, err
-	}
-	st, ok := s.store.(AuditStore)
-	if !ok {
-		return nil, errors.New("the organization store does not read the audit log")
 	}
 	q, err := parseAudit(in)
 	if err != nil {
@@ -95,7 +83,7 @@ func (s *Service) Audit(ctx context.Context, org string, in AuditInput) (*AuditP
 	// One more than asked tells whether there is a next page.
 	want := q.Limit
 	q.Limit++
-	entries, err := st.ListAudit(ctx, org, q)
+	entries, err := s.store.ListAudit(ctx, org, q)
 	if err != nil {
 		return nil, s.orgErr(err, org)
 	}
@@ -148,12 +136,8 @@ func parseAudit(in AuditInput) (AuditQuery, error) {
 	if q.Until, err = at("until", in.Until); err != nil {
 		return q, err
 	}
-	if in.Limit != "" {
-		n, err := strconv.Atoi(in.Limit)
-		if err != nil || n < 1 {
-			return q, scimerr.Invalid("", "limit %q is not a positive whole number", in.Limit)
-		}
-		q.Limit = min(n, MaxAuditLimit)
+	if q.Limit, err = parseLimit("limit", in.Limit, DefaultAuditLimit, MaxAuditLimit); err != nil {
+		return q, err
 	}
 	if in.Cursor != "" {
 		t, id, ok := decodeCursor(in.Cursor)
@@ -188,4 +172,16 @@ func decodeCursor(c string) (time.Time, string, bool) {
 		return time.Time{}, "", false
 	}
 	return t, u.String(), true
+}
+
+// parseLimit reads a page size: def when absent, at most max (a larger one is lowered to it).
+func parseLimit(name, v string, def, max int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, scimerr.Invalid("", "%s %q is not a positive whole number", name, v)
+	}
+	return min(n, max), nil
 }

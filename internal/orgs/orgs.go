@@ -1,7 +1,9 @@
-// Package orgs is scimd's organization administration: creating organizations, their verified
-// email domains (DNS TXT challenge), their licensed products and their provisioning tokens. The
-// command line (cmd/scimd) and the HTTP admin API (internal/server) both call this one Service,
-// so the rules and the error details are the same whichever interface an operator uses.
+// Package orgs is the organizations' own administration: creating organizations, their
+// verified email domains (DNS TXT challenge), their licensed products, settings, webhook
+// endpoints, product data and the audit log. What happens inside an organization's directory
+// (users, groups, grants, group mappings, tokens) is decided by internal/directory. The command
+// line (cmd/scimd) and the HTTP admin API (internal/server) both call this one Service, so the
+// rules and the error details are the same whichever interface an operator uses.
 //
 // Every error a caller should see is a *scimerr.Error: KindInvalid for input that is wrong,
 // KindNotFound for an organization, domain, product or token that does not exist (or belongs
@@ -24,7 +26,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scimd/scimd/internal/auth"
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
@@ -74,23 +75,6 @@ type TXTRecord struct {
 	Value string `json:"value"`
 }
 
-// Token is a provisioning token as listed: never its secret or hash.
-type Token struct {
-	ID string `json:"id"`
-	// IssuerUserID is empty for the operator token issued with the organization.
-	IssuerUserID string     `json:"issuer_user_id"`
-	Description  string     `json:"description,omitempty"`
-	Created      time.Time  `json:"created"`
-	ExpiresAt    *time.Time `json:"expires_at"`
-	RevokedAt    *time.Time `json:"revoked_at"`
-}
-
-// IssuedToken is a new token with the token string, shown once.
-type IssuedToken struct {
-	Token
-	Value string `json:"token"`
-}
-
 // NewOrg is what a store needs to create an organization.
 type NewOrg struct {
 	ID            string
@@ -101,13 +85,6 @@ type NewOrg struct {
 	Products []string
 	// Operator is the organization's operator token (no issuing user).
 	Operator auth.Issued
-}
-
-// Issuer is the stored state of a would-be token issuer.
-type Issuer struct {
-	Found   bool
-	OrgRole string
-	Active  bool
 }
 
 // Errors a Store returns; the Service turns them into client-facing *scimerr.Error values.
@@ -132,6 +109,14 @@ func (e *InUseError) Error() string { return fmt.Sprintf("granted to %d users", 
 type Store interface {
 	InsertOrg(ctx context.Context, o NewOrg) error
 	GetOrg(ctx context.Context, org string) (*Org, error)
+	// ListOrgs returns up to limit organizations after the cursor (all from the first when
+	// nil), oldest first.
+	ListOrgs(ctx context.Context, after *OrgCursor, limit int) ([]OrgSummary, error)
+	// UpdateOrg stores what ch changes.
+	UpdateOrg(ctx context.Context, org string, ch OrgChange) error
+	// DeleteOrg purges the organization, leaving a tombstone and p's event queued to each
+	// endpoint it had.
+	DeleteOrg(ctx context.Context, org string, p OrgPurge) error
 
 	ListDomains(ctx context.Context, org string) ([]Domain, error)
 	GetDomain(ctx context.Context, org, domain string) (*Domain, error)
@@ -146,24 +131,11 @@ type Store interface {
 	// DeleteProduct answers *InUseError while the product is granted.
 	DeleteProduct(ctx context.Context, org, product string) error
 
-	// InsertToken stores tok for the issuer after check accepts the issuer's state, read
-	// under a lock that keeps it until the token is stored.
-	InsertToken(ctx context.Context, org, issuer string, tok auth.Issued, check func(Issuer) error) (*Token, error)
-	ListTokens(ctx context.Context, org string) ([]Token, error)
-	// RevokeToken sets revoked_at to at unless it is set already.
-	RevokeToken(ctx context.Context, org, id string, at time.Time) (*Token, error)
-
-	// SetGroupMapping stores m (replacing the group's mapping) and recomputes the effective
-	// grants of the group's users in the same transaction, returning what changed. It answers
-	// ErrNotFound for a group not of the organization, ErrNotLicensed for an unlicensed
-	// product, and the conflict of a change leaving the organization without an active admin.
-	SetGroupMapping(ctx context.Context, org string, m GroupMapping) (*MappingSet, error)
-	ListGroupMappings(ctx context.Context, org string) ([]GroupMapping, error)
-	// DeleteGroupMapping is SetGroupMapping's converse; ErrNoMapping when there is none.
-	DeleteGroupMapping(ctx context.Context, org, group string) ([]directory.GrantChange, error)
-	// SetNestedGroups answers *NestedInUseError when disabling while groups are members of
-	// groups.
-	SetNestedGroups(ctx context.Context, org string, enabled bool) error
+	// Settings reads the organization's settings; SetNotify stores the notification default.
+	Settings(ctx context.Context, org string) (Settings, error)
+	SetNotify(ctx context.Context, org string, notify bool) error
+	// ListAudit returns at most q.Limit records matching q, newest first (by time, then id).
+	ListAudit(ctx context.Context, org string, q AuditQuery) ([]AuditEntry, error)
 
 	// Webhook endpoints (webhooks.go). InsertWebhook answers *WebhookExistsError when the
 	// organization has an endpoint with the URL already; DeleteWebhook answers ErrNotFound
@@ -239,12 +211,9 @@ type CreateOrgInput struct {
 // CreateOrg creates an organization with its verified domains and licensed products, and
 // issues its operator token.
 func (s *Service) CreateOrg(ctx context.Context, in CreateOrgInput) (*CreatedOrg, error) {
-	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return nil, scimerr.Invalid("", "an organization needs a name")
-	}
-	if len(name) > 200 {
-		return nil, scimerr.Invalid("", "the organization name is %d bytes long; at most 200 are allowed", len(name))
+	name, err := checkName(in.Name)
+	if err != nil {
+		return nil, err
 	}
 	domains, err := normalizeAll(in.Domains, NormalizeDomain)
 	if err != nil {
@@ -576,84 +545,4 @@ func (s *Service) RemoveProduct(ctx context.Context, org, product string) error 
 			"the product %s is still granted in organization %s (to users or through groups); remove those grants first", product, org)
 	}
 	return s.orgErr(err, org)
-}
-
-// CreateTokenInput describes a new provisioning token.
-type CreateTokenInput struct {
-	// Issuer is the id of the user the token acts as: an active user of the organization whose
-	// orgRole is admin or admin-readonly.
-	Issuer string
-	// ExpiresIn, when positive, makes the token expire that long from now.
-	ExpiresIn time.Duration
-}
-
-// CreateToken issues a provisioning token for a user of the organization. The token string is
-// in the result only: it is stored hashed.
-func (s *Service) CreateToken(ctx context.Context, org string, in CreateTokenInput) (*IssuedToken, error) {
-	org, err := canonOrg(org)
-	if err != nil {
-		return nil, err
-	}
-	if in.Issuer == "" {
-		return nil, scimerr.Invalid("", "a token needs an issuer: the id of an active admin or admin-readonly user of the organization")
-	}
-	if in.ExpiresIn < 0 {
-		return nil, scimerr.Invalid("", "the expiry %s is negative; give a positive duration, or none for a token that does not expire", in.ExpiresIn)
-	}
-	issuer, err := uuid.Parse(in.Issuer)
-	if err != nil {
-		return nil, scimerr.Invalid("", "the issuer %q is not a user id (a UUID)", in.Issuer)
-	}
-	tok, err := auth.Generate(org)
-	if err != nil {
-		return nil, err
-	}
-	if in.ExpiresIn > 0 {
-		at := s.now().Add(in.ExpiresIn)
-		tok.Expiry = &at
-	}
-	check := func(is Issuer) error {
-		switch {
-		case !is.Found:
-			return scimerr.Invalid("", "the issuer %s is not a user of organization %s", in.Issuer, org)
-		case !is.Active:
-			return scimerr.Invalid("", "the issuer %s is suspended; only an active user can issue tokens", in.Issuer)
-		case is.OrgRole != auth.RoleAdmin && is.OrgRole != auth.RoleAdminReadOnly:
-			return scimerr.Invalid("", "the issuer %s has the orgRole %q; only admin and admin-readonly users can issue tokens", in.Issuer, is.OrgRole)
-		}
-		return nil
-	}
-	t, err := s.store.InsertToken(ctx, org, issuer.String(), tok, check)
-	if err != nil {
-		return nil, s.orgErr(err, org)
-	}
-	return &IssuedToken{Token: *t, Value: tok.Token}, nil
-}
-
-// ListTokens lists an organization's tokens, oldest first, without their secrets.
-func (s *Service) ListTokens(ctx context.Context, org string) ([]Token, error) {
-	org, err := canonOrg(org)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := s.store.ListTokens(ctx, org)
-	return ts, s.orgErr(err, org)
-}
-
-// RevokeToken revokes a token; revoking it again keeps the first revocation time.
-func (s *Service) RevokeToken(ctx context.Context, org, id string) (*Token, error) {
-	org, err := canonOrg(org)
-	if err != nil {
-		return nil, err
-	}
-	notFound := scimerr.NotFound("organization %s has no token %q", org, id)
-	tid, err := uuid.Parse(id)
-	if err != nil {
-		return nil, notFound
-	}
-	t, err := s.store.RevokeToken(ctx, org, tid.String(), s.now())
-	if errors.Is(err, ErrNotFound) {
-		return nil, notFound
-	}
-	return t, s.orgErr(err, org)
 }

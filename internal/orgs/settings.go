@@ -2,7 +2,6 @@ package orgs
 
 import (
 	"context"
-	"errors"
 )
 
 // The notification setting (PRODUCT.md §6): whether changes of a user's products or roles,
@@ -15,30 +14,9 @@ type Settings struct {
 	Notify       bool
 }
 
-// SettingsStore is the part of a Store that reads the settings and stores the notification
-// setting; postgres.Orgs implements it. Both answer ErrNoOrg for an organization that does
-// not exist.
-type SettingsStore interface {
-	Settings(ctx context.Context, org string) (Settings, error)
-	SetNotify(ctx context.Context, org string, notify bool) error
-}
-
-// settingsStore is the service's store as a SettingsStore.
-func (s *Service) settingsStore() (SettingsStore, error) {
-	st, ok := s.store.(SettingsStore)
-	if !ok {
-		return nil, errors.New("the organization store keeps no settings")
-	}
-	return st, nil
-}
-
 // Settings returns an organization with its settings.
 func (s *Service) Settings(ctx context.Context, org string) (*OrgSettings, error) {
 	org, err := canonOrg(org)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.settingsStore()
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +24,7 @@ func (s *Service) Settings(ctx context.Context, org string) (*OrgSettings, error
 	if err != nil {
 		return nil, s.orgErr(err, org)
 	}
-	set, err := st.Settings(ctx, org)
+	set, err := s.store.Settings(ctx, org)
 	if err != nil {
 		return nil, s.orgErr(err, org)
 	}
@@ -60,12 +38,17 @@ func (s *Service) SetNotify(ctx context.Context, org string, notify bool) (*OrgS
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.settingsStore()
-	if err != nil {
-		return nil, err
-	}
-	if err := st.SetNotify(ctx, org, notify); err != nil {
+	if err := s.store.SetNotify(ctx, org, notify); err != nil {
 		return nil, s.orgErr(err, org)
 	}
 	return s.Settings(ctx, org)
+}
+
+// OrgSettings is an organization with its settings.
+type OrgSettings struct {
+	Org
+	// NestedGroups allows groups as members of groups.
+	NestedGroups bool `json:"nested_groups"`
+	// Notify is the default of notifications to users of changes.
+	Notify bool `json:"notify"`
 }

@@ -30,6 +30,7 @@ func Apply(rt *schema.ResourceType, doc map[string]any, ops []Operation) error {
 			return wrap(i, o, err)
 		}
 	}
+	rt.MergeDuplicates(a.doc)
 	clear(doc)
 	maps.Copy(doc, a.doc)
 	return nil
@@ -431,8 +432,15 @@ func (a *applier) elements(op string, t target, v any) error {
 		}
 		switch {
 		case nv == nil:
+		case len(matches) == 0 && op == OpReplace && t.filter != nil:
+			return scimerr.Invalid(scimerr.NoTarget,
+				"no value of %q matches the filter, and replace only changes existing values (RFC 7644 §3.5.2.3); use add to create one",
+				top.String())
 		case len(matches) == 0:
-			base, ok := a.eqElement(t)
+			base, ok, err := a.eqElement(t)
+			if err != nil {
+				return err
+			}
 			if !ok {
 				return scimerr.Invalid(scimerr.NoTarget, "no value of %q matches the filter", top.String())
 			}
@@ -519,41 +527,46 @@ func isEmptyUpdate(nv map[string]any) bool {
 }
 
 // eqElement builds the element a filter made of `eq` comparisons joined by `and` describes
-// (`type eq "work"` → {"type": "work"}), for an add or replace whose filter matches nothing:
-// Entra sends `replace emails[type eq "work"].value` for users without a work email. ok is false
-// for any other filter.
-func (a *applier) eqElement(t target) (map[string]any, bool) {
+// (`type eq "work"` → {"type": "work"}), for an add whose filter matches nothing: Entra sends
+// `add emails[type eq "work"].value` for a user's new work email. It also serves a replace of a
+// sub-attribute without a filter (`emails.value`) on an empty list. ok is false for any other
+// filter; err is set when a compared value cannot be stored in the new element.
+func (a *applier) eqElement(t target) (map[string]any, bool, error) {
 	out := map[string]any{}
 	if t.filter == nil {
-		return out, true
+		return out, true, nil
 	}
-	return out, collectEq(t.p, t.filter, out)
+	ok, err := collectEq(t.p, t.filter, out)
+	return out, ok, err
 }
 
-func collectEq(top schema.Path, f filter.Expr, out map[string]any) bool {
+func collectEq(top schema.Path, f filter.Expr, out map[string]any) (bool, error) {
 	switch x := f.(type) {
 	case filter.And:
-		return collectEq(top, x.Left, out) && collectEq(top, x.Right, out)
+		if ok, err := collectEq(top, x.Left, out); !ok || err != nil {
+			return ok, err
+		}
+		return collectEq(top, x.Right, out)
 	case filter.Compare:
 		return eqValue(top, x, out)
 	}
-	return false
+	return false, nil
 }
 
-func eqValue(top schema.Path, c filter.Compare, out map[string]any) bool {
+func eqValue(top schema.Path, c filter.Compare, out map[string]any) (bool, error) {
 	sub := c.Path.Sub
 	if c.Op != "eq" || c.Value == nil || c.Path.Attr != top.Attr || sub == nil || sub.Mutability == schema.ReadOnly {
-		return false
+		return false, nil
 	}
 	v, err := schema.NormalizeValue(schema.Path{Ext: top.Ext, Attr: top.Attr, Sub: sub}, c.Value)
 	if err != nil || v == nil {
-		return false
+		return false, err
 	}
 	if prev, ok := out[sub.Name]; ok && !reflect.DeepEqual(prev, v) {
-		return false
+		return false, nil
 	}
 	out[sub.Name] = v
-	return true
+	return true, nil
 }
 
 // selection is the value list of a remove on a multi-valued attribute: it selects elements by

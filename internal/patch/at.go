@@ -14,6 +14,7 @@ func ApplyAt(rt *schema.ResourceType, doc map[string]any, i int, op Operation) e
 	if err := a.apply(op); err != nil {
 		return wrap(i, op, err)
 	}
+	rt.MergeDuplicates(a.doc)
 	clear(doc)
 	maps.Copy(doc, a.doc)
 	return nil

@@ -2,7 +2,9 @@
 // resource documents, accepting the shapes real identity providers send (see
 // shared/IDP-REQUESTS.md): capitalised ops, string booleans, path-less values with dotted and
 // URN-prefixed keys, readOnly attributes in path-less values, member removal by value list,
-// filtered paths that create the element they name, and `{"value":""}` to clear a manager.
+// filtered add paths that create the element they name, and `{"value":""}` to clear a manager.
+// Values go through schema normalisation, which refuses what cannot be stored (NUL, strings over
+// an attribute's MaxBytes, invalid dateTimes) with invalidValue.
 //
 // Decisions callers should know:
 //   - Apply works on a deep copy and only writes the result back into doc on success, so on error
@@ -22,6 +24,16 @@
 //     sub-attribute but primary; for attributes whose "value" sub-attribute is immutable, such as
 //     Group members, equal "value" is enough).
 //   - Setting primary true on one element clears primary (removes the key) on the others.
+//   - A replace whose path has a value filter that matches no element fails with noTarget, as
+//     RFC 7644 §3.5.2.3 requires, and changes nothing. An add through such a path creates the
+//     element when the filter is `eq` comparisons joined by `and`: `add emails[type eq
+//     "work"].value` without a work email adds {"type": "work", "value": ...}, which is what
+//     Entra sends for a value that is new. A remove that matches nothing, and a replace with an
+//     empty value ("", {}, nulls) that matches nothing, change nothing: what they would clear is
+//     not there.
+//   - After the operations, elements of a multi-valued attribute with the same type and value
+//     are merged into one (schema.ResourceType.MergeDuplicates, RFC 7643 §2.4), keeping primary
+//     if either had it.
 package patch
 
 import (

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/scimd/scimd/internal/randtext"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
 	"github.com/scimd/scimd/schemas"
@@ -137,10 +138,10 @@ func TestApplyUserIdPShapes(t *testing.T) {
 			`"emails":[{"value":"barbara@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"home"}],` +
 			`"ENT":{"employeeNumber":"42","manager":{"value":"m-1","$ref":"../Users/m-1","displayName":"Boss"}}}`,
 	}, {
-		name:  "Entra multi-attribute replace without flag, no work email yet",
+		name:  "Entra multi-attribute update without flag, no work email yet: add through the filter creates it",
 		start: plainUser,
 		body: body(
-			`{"op":"Replace","path":"emails[type eq \"work\"].value","value":"kim@example.com"}`,
+			`{"op":"Add","path":"emails[type eq \"work\"].value","value":"kim@example.com"}`,
 			`{"op":"Replace","path":"name.givenName","value":"Kim"}`,
 			`{"op":"Replace","path":"name.familyName","value":"Lee"}`,
 			`{"op":"Replace","path":"externalId","value":"ext-2"}`,
@@ -324,6 +325,25 @@ func TestApplyUserErrors(t *testing.T) {
 			`{"op":"replace","path":"emails[type co \"wor\" and value sw \"nobody\"].value","value":"x@example.com"}`),
 		scimType: scimerr.NoTarget,
 		detail:   `operation 2 (replace emails[type co "wor" and value sw "nobody"].value): no value of "emails" matches the filter`,
+	}, {
+		name:     "replace through a filter that matches nothing is noTarget (RFC 7644 §3.5.2.3)",
+		start:    plainUser,
+		body:     body(`{"op":"Replace","path":"emails[type eq \"work\"].value","value":"kim@example.com"}`),
+		scimType: scimerr.NoTarget,
+		detail: `operation 1 (replace emails[type eq "work"].value): no value of "emails" matches the filter, ` +
+			`and replace only changes existing values (RFC 7644 §3.5.2.3); use add to create one`,
+	}, {
+		name:     "replace of a whole element through a filter that matches nothing is noTarget",
+		body:     body(`{"op":"replace","path":"emails[type eq \"other\"]","value":{"value":"o@example.com"}}`),
+		scimType: scimerr.NoTarget, detail: `no value of "emails" matches the filter`,
+	}, {
+		name:     "path-less replace with a filtered key that matches nothing is noTarget",
+		body:     body(`{"op":"replace","value":{"emails[type eq \"other\"].value":"o@example.com"}}`),
+		scimType: scimerr.NoTarget, detail: `no value of "emails" matches the filter`,
+	}, {
+		name:     "add through a filter that cannot describe the element is noTarget",
+		body:     body(`{"op":"add","path":"emails[type co \"oth\"].value","value":"o@example.com"}`),
+		scimType: scimerr.NoTarget, detail: `no value of "emails" matches the filter`,
 	}, {
 		name:     "two matches cannot both become primary",
 		start:    strings.Replace(baseUser, `"type":"home"`, `"type":"work"`, 1),
@@ -515,4 +535,108 @@ func TestApplyLargeGroupIsLinear(t *testing.T) {
 	}))
 	require.Len(t, doc["members"], n)
 	require.Less(t, time.Since(start), 10*time.Second)
+}
+
+// RFC 7643 §2.4: no two elements with the same type and value, whichever operation made them.
+func TestApplyMergesDuplicates(t *testing.T) {
+	runApply(t, []applyCase{{
+		name: "add of a known email in other case and with a display merges into the existing one",
+		body: body(`{"op":"add","path":"emails","value":[{"value":"BJensen@Example.com","type":"WORK","display":"Work"}]}`),
+		want: strings.Replace(baseUser, `{"value":"bjensen@example.com","type":"work","primary":true}`,
+			`{"value":"bjensen@example.com","type":"work","primary":true,"display":"Work"}`, 1),
+	}, {
+		name: "replace of the list with duplicates keeps the first place and primary of either",
+		body: body(`{"op":"replace","path":"emails","value":[{"value":"a@example.com","type":"work"},` +
+			`{"value":"b@example.com","type":"home"},{"value":"A@EXAMPLE.COM","type":"Work","primary":true}]}`),
+		want: strings.Replace(baseUser,
+			`"emails":[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"home"}]`,
+			`"emails":[{"value":"a@example.com","type":"work","primary":true},{"value":"b@example.com","type":"home"}]`, 1),
+	}, {
+		name: "a filtered replace that makes two elements equal merges them",
+		body: body(`{"op":"replace","path":"emails[type eq \"home\"]","value":{"value":"BJENSEN@example.com","type":"work"}}`),
+		want: strings.Replace(baseUser,
+			`"emails":[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"home"}]`,
+			`"emails":[{"value":"bjensen@example.com","type":"work","primary":true}]`, 1),
+	}, {
+		name: "same value with another type is another element",
+		body: body(`{"op":"add","path":"emails","value":{"value":"bjensen@example.com","type":"other"}}`),
+		want: strings.Replace(baseUser, `{"value":"babs@home.example","type":"home"}`,
+			`{"value":"babs@home.example","type":"home"},{"value":"bjensen@example.com","type":"other"}`, 1),
+	}, {
+		name: "a filtered add of an element that exists in other case adds nothing",
+		body: body(`{"op":"add","path":"emails[type eq \"Home\"].value","value":"x@example.com"}`),
+		want: strings.Replace(baseUser, `{"value":"babs@home.example","type":"home"}`,
+			`{"value":"x@example.com","type":"home"}`, 1),
+	}, {
+		name:  "a filtered add that creates an element equal to one without the filter's match merges",
+		start: plainUser,
+		body: body(`{"op":"add","path":"emails","value":{"value":"kim@work.example","type":"work"}}`,
+			`{"op":"add","path":"emails[type eq \"WORK\" and value eq \"KIM@work.example\"].primary","value":true}`),
+		want: strings.Replace(plainUser, `{"value":"kim@home.example","type":"home"}`,
+			`{"value":"kim@home.example","type":"home"},{"value":"kim@work.example","type":"work","primary":true}`, 1),
+	}})
+}
+
+// A PATCH never hands the store a value PostgreSQL would refuse: NUL, strings longer than the
+// attribute's limit (random text, which does not compress), dateTimes outside xsd:dateTime.
+func TestApplyRefusesWhatCannotBeStored(t *testing.T) {
+	long := randtext.String(schema.MaxIndexedBytes + 1)
+	runApply(t, []applyCase{{
+		name:     "NUL in a singular attribute",
+		body:     body(`{"op":"replace","path":"title","value":"a\u0000b"}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "title" contains the NUL character (\u0000)`,
+	}, {
+		name:     "NUL in a path-less extension value",
+		body:     body(`{"op":"replace","value":{"ENT":{"department":"\u0000"}}}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "` + schema.EnterpriseUserURN + `:department" contains the NUL character`,
+	}, {
+		name:     "NUL in an element added to a list",
+		body:     body(`{"op":"add","path":"emails","value":[{"value":"x@example.com","display":"\u0000"}]}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "emails.display" contains the NUL character`,
+	}, {
+		name:     "NUL in a value filter",
+		body:     body(`{"op":"replace","path":"emails[value eq \"\\u0000\"].display","value":"x"}`),
+		scimType: scimerr.InvalidPath, detail: `NUL character`,
+	}, {
+		name:     "NUL in a group displayName",
+		group:    true,
+		body:     body(`{"op":"replace","value":{"displayName":"Eng\u0000"}}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "displayName" contains the NUL character`,
+	}, {
+		name:     "userName over the limit",
+		body:     body(`{"op":"replace","path":"userName","value":"` + long + `"}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "userName" is 1025 bytes long in UTF-8; at most 1024 bytes are allowed`,
+	}, {
+		name:     "email value over the limit through a filter",
+		body:     body(`{"op":"replace","path":"emails[type eq \"work\"].value","value":"` + long + `"}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "emails.value" is 1025 bytes long`,
+	}, {
+		name:     "email value over the limit in the filter of an add that creates the element",
+		start:    plainUser,
+		body:     body(`{"op":"add","path":"emails[type eq \"work\" and value eq \"` + long + `\"].primary","value":true}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "emails.value" is 1025 bytes long`,
+	}, {
+		name:     "manager over the limit as a bare id",
+		body:     body(`{"op":"add","path":"ENT:manager","value":"` + long + `"}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "` + schema.EnterpriseUserURN + `:manager.value" is 1025 bytes long`,
+	}, {
+		name:     "externalId over the limit",
+		body:     body(`{"op":"add","path":"externalId","value":"` + long + `"}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "externalId" is 1025 bytes long`,
+	}, {
+		name:     "group displayName over the limit",
+		group:    true,
+		body:     body(`{"op":"replace","path":"displayName","value":"` + long + `"}`),
+		scimType: scimerr.InvalidValue, detail: `attribute "displayName" is 1025 bytes long`,
+	}})
+	reg := registry(t)
+	doc := decode(t, baseUser)
+	limit := randtext.String(schema.MaxIndexedBytes)
+	unindexed := randtext.String(10 * schema.MaxIndexedBytes)
+	require.NoError(t, Apply(reg.User, doc, []Operation{
+		{Op: "replace", Path: "userName", Value: limit},
+		{Op: "replace", Path: "title", Value: unindexed},
+	}))
+	require.Equal(t, limit, doc["userName"])
+	require.Equal(t, unindexed, doc["title"])
 }

@@ -10,9 +10,7 @@ import (
 	"github.com/scimd/scimd/internal/orgs"
 )
 
-var _ orgs.AuditStore = (*Orgs)(nil)
-
-// ListAudit implements orgs.AuditStore. Every condition leads with the organization, so the
+// ListAudit implements orgs.Store. Every condition leads with the organization, so the
 // indexes audit_log_at, audit_log_resource (user) and audit_log_actor (actor) serve it; the
 // cursor continues strictly after the last record of the previous page in (at, id) order.
 func (o *Orgs) ListAudit(ctx context.Context, org string, q orgs.AuditQuery) ([]orgs.AuditEntry, error) {

@@ -19,6 +19,9 @@ import (
 // the rules live in internal/orgs.
 type Orgs struct {
 	pool *pgxpool.Pool
+	// tokens is the token cache of the Store it came from (Store.Orgs), nil for one made by
+	// NewOrgs: a process that authenticates nothing has no cache.
+	tokens *tokenCache
 }
 
 var _ orgs.Store = (*Orgs)(nil)
@@ -27,9 +30,10 @@ var _ orgs.Store = (*Orgs)(nil)
 func NewOrgs(pool *pgxpool.Pool) *Orgs { return &Orgs{pool: pool} }
 
 // CreateOrg creates an organization whose domains are verified and which licenses
-// orgs.DefaultProducts, and issues its operator token (a token with no issuing user), in one
-// transaction. id may be empty for a new random id; an organization that already exists with
-// that id is kept and only gets a new token (and any domains or default products it lacks).
+// orgs.DefaultProducts, and issues its operator token, in one transaction. id may be empty for
+// a new random id; an organization that already exists with that id is kept and gets a new
+// operator token replacing the one issued before (and any domains or default products it
+// lacks): what "scimd serve --demo" does on every start, without piling up valid tokens.
 // Domains are only trimmed and lowercased: callers with input to check use orgs.Service.
 func (o *Orgs) CreateOrg(ctx context.Context, id, name string, domains []string) (auth.Issued, error) {
 	if id == "" {
@@ -49,7 +53,8 @@ func (o *Orgs) CreateOrg(ctx context.Context, id, name string, domains []string)
 }
 
 // InsertOrg implements orgs.Store. An organization that exists already is kept; the domains,
-// products and operator token are added to it.
+// products and operator token are added to it, the token replacing (revoking) earlier operator
+// tokens.
 func (o *Orgs) InsertOrg(ctx context.Context, n orgs.NewOrg) error {
 	locale := n.DefaultLocale
 	if locale == "" {
@@ -70,8 +75,13 @@ func (o *Orgs) InsertOrg(ctx context.Context, n orgs.NewOrg) error {
 			SELECT $1, p FROM unnest($2::text[]) AS p ON CONFLICT DO NOTHING`, n.ID, n.Products); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO tokens (org_id, id, secret_hash, description, expires_at)
-			VALUES ($1, $2, $3, 'operator', $4)`, n.ID, n.Operator.ID, n.Operator.Hash, n.Operator.Expiry)
+		// The operator token is a service token with the admin role.
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = now()
+			WHERE org_id = $1 AND issuer_user_id IS NULL AND label = 'operator' AND revoked_at IS NULL`, n.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (org_id, id, secret_hash, role, label, expires_at)
+			VALUES ($1, $2, $3, 'admin', 'operator', $4)`, n.ID, n.Operator.ID, n.Operator.Hash, n.Operator.Expiry)
 		return err
 	})
 }
@@ -270,81 +280,4 @@ func (o *Orgs) DeleteProduct(ctx context.Context, org, product string) error {
 		return orgMissing(ctx, o.pool, org, orgs.ErrNotFound)
 	}
 	return nil
-}
-
-const orgTokenColumns = `id::text, coalesce(issuer_user_id::text, ''), description, created_at, expires_at, revoked_at`
-
-func scanOrgToken(row pgx.Row) (orgs.Token, error) {
-	var t orgs.Token
-	if err := row.Scan(&t.ID, &t.IssuerUserID, &t.Description, &t.Created, &t.ExpiresAt, &t.RevokedAt); err != nil {
-		return t, err
-	}
-	t.Created = t.Created.UTC()
-	for _, p := range []**time.Time{&t.ExpiresAt, &t.RevokedAt} {
-		if *p != nil {
-			u := (*p).UTC()
-			*p = &u
-		}
-	}
-	return t, nil
-}
-
-// InsertToken implements orgs.Store. The issuer's row is read FOR SHARE, so the issuer cannot
-// be demoted, suspended or deleted between the check and the insert.
-func (o *Orgs) InsertToken(ctx context.Context, org, issuer string, tok auth.Issued, check func(orgs.Issuer) error) (*orgs.Token, error) {
-	var out orgs.Token
-	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
-		if err := orgMissing(ctx, tx, org, nil); err != nil {
-			return err
-		}
-		var is orgs.Issuer
-		err := tx.QueryRow(ctx, `SELECT eff_org_role, active FROM users WHERE org_id = $1 AND id = $2 FOR SHARE`,
-			org, issuer).Scan(&is.OrgRole, &is.Active)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return err
-		default:
-			is.Found = true
-		}
-		if err := check(is); err != nil {
-			return err
-		}
-		out, err = scanOrgToken(tx.QueryRow(ctx, `INSERT INTO tokens (org_id, id, secret_hash, issuer_user_id, expires_at)
-			VALUES ($1, $2, $3, $4, $5) RETURNING `+orgTokenColumns, org, tok.ID, tok.Hash, issuer, tok.Expiry))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// ListTokens implements orgs.Store.
-func (o *Orgs) ListTokens(ctx context.Context, org string) ([]orgs.Token, error) {
-	if err := orgMissing(ctx, o.pool, org, nil); err != nil {
-		return nil, err
-	}
-	rows, err := o.pool.Query(ctx, `SELECT `+orgTokenColumns+` FROM tokens WHERE org_id = $1 ORDER BY created_at, id`, org)
-	if err != nil {
-		return nil, err
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (orgs.Token, error) { return scanOrgToken(r) })
-	if out == nil && err == nil {
-		out = []orgs.Token{}
-	}
-	return out, err
-}
-
-// RevokeToken implements orgs.Store.
-func (o *Orgs) RevokeToken(ctx context.Context, org, id string, at time.Time) (*orgs.Token, error) {
-	t, err := scanOrgToken(o.pool.QueryRow(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, $3)
-		WHERE org_id = $1 AND id = $2 RETURNING `+orgTokenColumns, org, id, at))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, orgMissing(ctx, o.pool, org, orgs.ErrNotFound)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
 }

@@ -9,9 +9,7 @@ import (
 	"github.com/scimd/scimd/internal/orgs"
 )
 
-var _ orgs.SettingsStore = (*Orgs)(nil)
-
-// Settings implements orgs.SettingsStore.
+// Settings implements orgs.Store.
 func (o *Orgs) Settings(ctx context.Context, org string) (orgs.Settings, error) {
 	var s orgs.Settings
 	err := o.pool.QueryRow(ctx, `SELECT nested_groups, notify FROM organizations WHERE id = $1`, org).
@@ -22,7 +20,7 @@ func (o *Orgs) Settings(ctx context.Context, org string) (orgs.Settings, error) 
 	return s, err
 }
 
-// SetNotify implements orgs.SettingsStore. Provisioning transactions read the setting when
+// SetNotify implements orgs.Store. Provisioning transactions read the setting when
 // they queue notifications, so a change applies to the writes that start after it.
 func (o *Orgs) SetNotify(ctx context.Context, org string, notify bool) error {
 	tag, err := o.pool.Exec(ctx, `UPDATE organizations SET notify = $2 WHERE id = $1`, org, notify)

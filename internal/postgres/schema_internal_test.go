@@ -22,7 +22,7 @@ func registry(t *testing.T) *schema.Registry {
 func TestEveryUserAttributeIsStored(t *testing.T) {
 	t.Parallel()
 	reg := registry(t)
-	s, err := NewUsers(nil, reg.User)
+	s, err := newUsers(reg.User)
 	require.NoError(t, err)
 	// Attributes stored other than in the filter whitelist, with the reason.
 	elsewhere := map[string]string{

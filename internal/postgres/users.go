@@ -1,25 +1,17 @@
 package postgres
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/grants"
-	"github.com/scimd/scimd/internal/journal"
 	"github.com/scimd/scimd/internal/schema"
-	"github.com/scimd/scimd/internal/scimerr"
 )
 
 // userColumns maps every singular User attribute to its column in users. Package tests check
@@ -47,8 +39,11 @@ var userColumns = []struct{ path, column string }{
 	{schema.EnterpriseUserURN + ":organization", "organization"},
 	{schema.EnterpriseUserURN + ":division", "division"},
 	{schema.EnterpriseUserURN + ":department", "department"},
-	{schema.EnterpriseUserURN + ":manager.value", "manager_id"},
+	{schema.EnterpriseUserURN + ":manager.value", managerColumn},
 }
+
+// managerColumn holds the manager's id, a uuid referencing users.
+const managerColumn = "manager_id"
 
 // valueAttrs are the multi-valued attributes stored in user_values, one row per element.
 // entitlements are not stored: they are a view of the products granted (package grants); of
@@ -67,9 +62,8 @@ var addressColumns = []struct{ sub, column string }{
 	{"primary", `"primary"`},
 }
 
-// Users stores User resources.
-type Users struct {
-	pool  *pgxpool.Pool
+// users maps the User resource type onto the users table and its children.
+type users struct {
 	rt    *schema.ResourceType
 	table table
 	// paths[i] is the resolved path of userColumns[i].
@@ -77,13 +71,11 @@ type Users struct {
 	valuePath map[string]schema.Path
 	addresses schema.Path
 	groups    schema.Path
-	products  schema.Path
 	selectSQL string
 }
 
-// NewUsers returns the user store over pool for the User resource type rt.
-func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
-	s := &Users{pool: pool, rt: rt, valuePath: map[string]schema.Path{}}
+func newUsers(rt *schema.ResourceType) (*users, error) {
+	s := &users{rt: rt, valuePath: map[string]schema.Path{}}
 	s.table = table{rt: rt, name: "users", alias: "u", columns: map[string]string{
 		"id":                           uuidPrefix + "u.id",
 		"meta.created":                 "u.created_at",
@@ -118,6 +110,12 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 			return nil, fmt.Errorf("user column %s: %w", c.column, err)
 		}
 		s.paths = append(s.paths, p)
+		if c.column == managerColumn {
+			// A uuid: filters compare it as one, reads print it.
+			s.table.columns[p.String()] = uuidPrefix + "u." + c.column
+			cols = append(cols, "u."+c.column+"::text")
+			continue
+		}
 		s.table.columns[p.String()] = "u." + c.column
 		cols = append(cols, "u."+c.column)
 	}
@@ -145,11 +143,8 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 	if s.groups, err = rt.ParsePath("groups"); err != nil {
 		return nil, err
 	}
-	if s.products, err = rt.ParsePath(grants.ExtURN + ":products"); err != nil {
-		return nil, err
-	}
 	s.table.children[s.groups.String()] = child{
-		from: "group_members c WHERE c.org_id = {p}.org_id AND c.member_id = {p}.id",
+		from: "group_members c WHERE c.org_id = {p}.org_id AND c.member_user = {p}.id",
 		columns: map[string]string{
 			"value":   uuidPrefix + "c.group_id",
 			"display": "(SELECT cg.display_name FROM groups cg WHERE cg.org_id = c.org_id AND cg.id = c.group_id)",
@@ -165,45 +160,36 @@ func NewUsers(pool *pgxpool.Pool, rt *schema.ResourceType) (*Users, error) {
 		columns: addrCols,
 		ordered: true,
 	}
-	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, " + strings.Join(cols, ", ") +
-		", u.org_role, u.account_role, (SELECT array_agg(c.product ORDER BY c.product) FROM user_products c" +
-		" WHERE c.org_id = u.org_id AND c.user_id = u.id)" +
-		", u.eff_org_role, u.eff_account_role, (SELECT array_agg(c.product ORDER BY c.product) FROM user_effective_products c" +
-		" WHERE c.org_id = u.org_id AND c.user_id = u.id)"
+	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, u.sign_in, " + strings.Join(cols, ", ") +
+		", u.org_role, u.account_role, u.eff_org_role, u.eff_account_role, u.eff_products"
 	return s, nil
 }
 
-// selectList returns the SELECT list and FROM clause of a user read, reading the child tables
-// only if the projection returns what they hold.
-func (s *Users) selectFrom(pr schema.Projection) string {
+// selectFrom returns the SELECT list and FROM clause of a user read: one row, whose
+// multi-valued attributes are read only if the projection returns one, and whose groups only if
+// it returns groups. A user's direct products are read when write says the read is for a
+// change, else only while the user is suspended (they are then its pending grants, shown).
+func (s *users) selectFrom(pr schema.Projection, write bool) string {
 	var b strings.Builder
 	b.WriteString(s.selectSQL)
-	values := false
+	if write {
+		b.WriteString(", " + directProductsSQL)
+	} else {
+		b.WriteString(", CASE WHEN NOT u.active THEN " + directProductsSQL + " END")
+	}
+	multi := pr.Returns(s.addresses)
 	for _, p := range s.valuePath {
-		values = values || pr.Returns(p)
+		multi = multi || pr.Returns(p)
 	}
-	if values {
-		b.WriteString(`, (SELECT json_agg(json_build_array(c.attr, c.value, c.display, c.type, c."primary") ORDER BY c.attr, c.pos)
-			FROM user_values c WHERE c.org_id = u.org_id AND c.user_id = u.id)`)
+	if multi {
+		b.WriteString(", u.multi_valued")
 	} else {
-		b.WriteString(", NULL::json")
-	}
-	if pr.Returns(s.addresses) {
-		b.WriteString(`, (SELECT json_agg(json_build_array(`)
-		for i, c := range addressColumns {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("c." + c.column)
-		}
-		b.WriteString(`) ORDER BY c.pos) FROM user_addresses c WHERE c.org_id = u.org_id AND c.user_id = u.id)`)
-	} else {
-		b.WriteString(", NULL::json")
+		b.WriteString(", NULL::jsonb")
 	}
 	if pr.Returns(s.groups) {
 		b.WriteString(`, (SELECT json_agg(json_build_array(g.id::text, g.display_name) ORDER BY g.display_name, g.id)
 			FROM group_members m JOIN groups g ON g.org_id = m.org_id AND g.id = m.group_id
-			WHERE m.org_id = u.org_id AND m.member_id = u.id)`)
+			WHERE m.org_id = u.org_id AND m.member_user = u.id)`)
 	} else {
 		b.WriteString(", NULL::json")
 	}
@@ -211,15 +197,16 @@ func (s *Users) selectFrom(pr schema.Projection) string {
 	return b.String()
 }
 
-// scan reads one row of selectFrom into a Resource.
-func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
-	r := &directory.Resource{Doc: map[string]any{}}
+const directProductsSQL = "ARRAY(SELECT c.product FROM user_products c WHERE c.org_id = u.org_id AND c.user_id = u.id ORDER BY c.product)"
+
+// scan reads one row of selectFrom into a User.
+func (s *users) scan(row pgx.Row) (*directory.User, error) {
+	u := &directory.User{Resource: directory.Resource{Doc: map[string]any{}}}
 	texts := make([]*string, len(s.paths))
 	var active bool
-	var values, addresses, groups []byte
-	var accountID int64
-	var eff grants.Grants
-	dest := []any{&r.ID, &r.Version, &r.Created, &r.LastModified, &accountID}
+	var multi, groups []byte
+	var signIn *string
+	dest := []any{&u.ID, &u.Version, &u.Created, &u.LastModified, &u.AccountID, &signIn}
 	for i, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
 			dest = append(dest, &active)
@@ -227,104 +214,87 @@ func (s *Users) scan(row pgx.Row) (*directory.Resource, error) {
 			dest = append(dest, &texts[i])
 		}
 	}
-	dest = append(dest, &r.Direct.OrgRole, &r.Direct.AccountRole, &r.Direct.Products,
-		&eff.OrgRole, &eff.AccountRole, &eff.Products, &values, &addresses, &groups)
+	dest = append(dest, &u.Direct.OrgRole, &u.Direct.AccountRole,
+		&u.Effective.OrgRole, &u.Effective.AccountRole, &u.Effective.Products, &u.Direct.Products, &multi, &groups)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
+	if signIn != nil {
+		u.SignIn = *signIn
+	}
 	for i, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
-			p.Set(r.Doc, active)
+			p.Set(u.Doc, active)
 		} else if texts[i] != nil {
-			p.Set(r.Doc, *texts[i])
+			p.Set(u.Doc, *texts[i])
 		}
 	}
-	// The stored app roles are read first: the grant roles are written before them.
-	if err := s.decodeValues(r.Doc, values); err != nil {
-		return nil, err
+	if len(u.Effective.Products) == 0 {
+		u.Effective.Products = nil
 	}
-	eff.Write(r.Doc)
-	setComputed(r.Doc, strconv.FormatInt(accountID, 10))
-	if err := s.decodeGroups(r.Doc, groups); err != nil {
-		return nil, err
+	if len(u.Direct.Products) == 0 {
+		u.Direct.Products = nil
 	}
-	return r, s.decodeAddresses(r.Doc, addresses)
+	if multi != nil {
+		var m map[string][]any
+		if err := json.Unmarshal(multi, &m); err != nil {
+			return nil, err
+		}
+		for attr, list := range m {
+			u.Doc[attr] = list
+		}
+	}
+	return u, s.decodeGroups(u.Doc, groups)
 }
 
-func (s *Users) decodeValues(doc map[string]any, raw []byte) error {
-	if raw == nil {
-		return nil
-	}
-	var rows [][5]any
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return err
-	}
-	lists := map[string][]any{}
-	for _, row := range rows {
-		attr, _ := row[0].(string)
-		el := map[string]any{}
-		for i, k := range []string{"value", "display", "type"} {
-			if v, ok := row[i+1].(string); ok {
-				el[k] = v
-			}
-		}
-		if row[4] == true {
-			el["primary"] = true
-		}
-		lists[attr] = append(lists[attr], el)
-	}
-	for attr, list := range lists {
-		if p, ok := s.valuePath[attr]; ok {
-			p.Set(doc, list)
-		}
-	}
-	return nil
-}
-
-func (s *Users) decodeAddresses(doc map[string]any, raw []byte) error {
-	if raw == nil {
-		return nil
-	}
-	var rows [][]any
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return err
-	}
-	var list []any
-	for _, row := range rows {
-		el := map[string]any{}
-		for i, c := range addressColumns {
-			switch v := row[i].(type) {
-			case string:
-				el[c.sub] = v
-			case bool:
-				if v {
-					el[c.sub] = true
+// multiValued is the multi_valued column of doc: its multi-valued attributes, each element with
+// the sub-attributes stored (those of user_values or user_addresses), primary only when true.
+func (s *users) multiValued(doc map[string]any) ([]byte, error) {
+	out := map[string][]map[string]any{}
+	keep := func(name string, subs []string, list []any) {
+		var elems []map[string]any
+		for _, e := range list {
+			el, _ := e.(map[string]any)
+			m := map[string]any{}
+			for _, k := range subs {
+				if v, ok := el[k].(string); ok {
+					m[k] = v
 				}
 			}
+			if el["primary"] == true {
+				m["primary"] = true
+			}
+			elems = append(elems, m)
 		}
-		list = append(list, el)
+		if len(elems) > 0 {
+			out[name] = elems
+		}
 	}
-	s.addresses.Set(doc, list)
-	return nil
+	for _, name := range valueAttrs {
+		list, _ := s.valuePath[name].Get(doc).([]any)
+		if name == "roles" {
+			list = grants.OtherRoles(list) // grant roles are stored as grants
+		}
+		keep(name, []string{"value", "display", "type"}, list)
+	}
+	list, _ := s.addresses.Get(doc).([]any)
+	keep(s.addresses.Attr.Name, addressSubs, list)
+	return json.Marshal(out)
 }
 
-// setComputed sets the read-only extension attributes the server computes: the account ID and
-// the status that follows from active.
-func setComputed(doc map[string]any, accountID string) {
-	e, _ := doc[grants.ExtURN].(map[string]any)
-	if e == nil {
-		e = map[string]any{}
-		doc[grants.ExtURN] = e
+// addressSubs are the string sub-attributes of addresses.
+var addressSubs = func() []string {
+	var out []string
+	for _, c := range addressColumns {
+		if c.sub != "primary" {
+			out = append(out, c.sub)
+		}
 	}
-	e["accountId"] = accountID
-	e["status"] = "active"
-	if doc["active"] == false {
-		e["status"] = "suspended"
-	}
-}
+	return out
+}()
 
 // decodeGroups fills the read-only groups attribute: the user's direct groups.
-func (s *Users) decodeGroups(doc map[string]any, raw []byte) error {
+func (s *users) decodeGroups(doc map[string]any, raw []byte) error {
 	if raw == nil {
 		return nil
 	}
@@ -341,7 +311,7 @@ func (s *Users) decodeGroups(doc map[string]any, raw []byte) error {
 }
 
 // columnValues returns the users column values of doc, in userColumns order.
-func (s *Users) columnValues(doc map[string]any) []any {
+func (s *users) columnValues(doc map[string]any) []any {
 	out := make([]any, len(s.paths))
 	for i, p := range s.paths {
 		v := p.Get(doc)
@@ -356,75 +326,9 @@ func (s *Users) columnValues(doc map[string]any) []any {
 	return out
 }
 
-// CreateUser implements directory.Store. The user, its values and its addresses are written in
-// one batch, which PostgreSQL runs as one implicit transaction: one round trip.
-func (s *Users) CreateUser(ctx context.Context, org string, u *directory.Resource) error {
-	b := &pgx.Batch{}
-	var accountID string
-	if err := s.queueInsert(ctx, b, org, u, &accountID); err != nil {
-		return err
-	}
-	eff := grants.Default()
-	if reflect.DeepEqual(u.Direct, eff) {
-		// A new user with default grants and no groups has nothing to refresh or announce:
-		// the whole creation is one batch, run by PostgreSQL as one implicit transaction.
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-			return s.mapErr(err, u.Doc)
-		}
-	} else {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := s.mapErr(tx.SendBatch(ctx, b).Close(), u.Doc); err != nil {
-				return err
-			}
-			changes, err := refreshFor(ctx, tx, org, []string{u.ID}, u.ID, "")
-			if len(changes) == 1 {
-				eff = changes[0].After
-			}
-			u.Changes = changes
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	eff.Write(u.Doc)
-	setComputed(u.Doc, accountID)
-	return nil
-}
-
-// queueInsert queues the writes that create user u, for CreateUser and CreateUsers alike: its
-// users row, children, direct products and audit record. accountID receives the new account
-// ID when the batch runs.
-func (s *Users) queueInsert(ctx context.Context, b *pgx.Batch, org string, u *directory.Resource, accountID *string) error {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return err
-	}
-	u.ID = id.String()
-	cols := make([]string, len(userColumns))
-	ph := make([]string, len(userColumns))
-	for i, c := range userColumns {
-		cols[i] = c.column
-		ph[i] = fmt.Sprintf("$%d", i+6)
-	}
-	params := append([]any{org, u.ID, nullIfEmpty(u.PasswordHash), u.Direct.OrgRole, u.Direct.AccountRole},
-		s.columnValues(u.Doc)...)
-	b.Queue(`INSERT INTO users (org_id, id, password_hash, org_role, account_role, `+strings.Join(cols, ", ")+`)
-		VALUES ($1, $2, $3, $4, $5, `+strings.Join(ph, ", ")+`)
-		RETURNING version, created_at, last_modified, account_id::text`, params...).
-		QueryRow(func(row pgx.Row) error {
-			return row.Scan(&u.Version, &u.Created, &u.LastModified, accountID)
-		})
-	s.queueChildren(b, org, u.ID, u.Doc, nil)
-	s.queueProducts(b, org, u.ID, u.Direct.Products, nil)
-	sql, args := auditSQL(ctx, org, actionCreate, "User", u.ID, journal.Diff(nil, u.Doc))
-	b.Queue(sql, args...)
-	return nil
-}
-
 // queueChildren queues the writes of the multi-valued attributes of doc. With old (the document
 // before an update), attributes whose elements did not change are not rewritten.
-func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]any) {
+func (s *users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]any) {
 	var attrs, values, displays, types []*string
 	var pos []int32
 	var primaries []bool
@@ -496,7 +400,7 @@ func (s *Users) queueChildren(b *pgx.Batch, org, id string, doc, old map[string]
 }
 
 // queueProducts writes the direct product grants when they changed from old (nil on create).
-func (s *Users) queueProducts(b *pgx.Batch, org, id string, products, old []string) {
+func queueProducts(b *pgx.Batch, org, id string, products, old []string) {
 	if old != nil || len(products) == 0 {
 		if slices.Equal(products, old) {
 			return
@@ -520,137 +424,4 @@ func nullIfEmpty(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// GetUser implements directory.Store.
-func (s *Users) GetUser(ctx context.Context, org, id string, pr schema.Projection) (*directory.Resource, error) {
-	if !validID(id) {
-		return nil, userNotFound(id)
-	}
-	r, err := s.scan(s.pool.QueryRow(ctx, s.selectFrom(pr)+" WHERE u.org_id = $1 AND u.id = $2", org, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, userNotFound(id)
-	}
-	return r, err
-}
-
-// UpdateUser implements directory.Store.
-func (s *Users) UpdateUser(ctx context.Context, org, id string, fn func(*directory.Resource) error) (*directory.Resource, error) {
-	if !validID(id) {
-		return nil, userNotFound(id)
-	}
-	var out *directory.Resource
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Lock first, then read in a second statement: under READ COMMITTED a locking read
-		// re-checks only the locked row after waiting, while its subqueries (the user's
-		// multi-valued attributes) would keep the older snapshot and lose concurrent updates.
-		tag, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE", org, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return userNotFound(id)
-		}
-		r, err := s.scan(tx.QueryRow(ctx, s.selectFrom(schema.Projection{})+" WHERE u.org_id = $1 AND u.id = $2", org, id))
-		if err != nil {
-			return err
-		}
-		// Computed read-only attributes are not the client's to change: fn sees the document
-		// without them, and the response gets them back.
-		groups := s.groups.Get(r.Doc)
-		s.groups.Set(r.Doc, nil)
-		ext := r.Doc[grants.ExtURN].(map[string]any)
-		accountID := ext["accountId"].(string)
-		delete(ext, "accountId")
-		delete(ext, "status")
-		old := schema.Clone(r.Doc)
-		oldDirect := r.Direct
-		out = r
-		err = fn(r)
-		s.groups.Set(r.Doc, groups)
-		setComputed(r.Doc, accountID)
-		if err != nil {
-			return err
-		}
-		sets := make([]string, len(userColumns))
-		params := []any{org, id, nullIfEmpty(r.PasswordHash), r.Direct.OrgRole, r.Direct.AccountRole}
-		for i, c := range userColumns {
-			sets[i] = fmt.Sprintf("%s = $%d", c.column, i+6)
-		}
-		params = append(params, s.columnValues(r.Doc)...)
-		b := &pgx.Batch{}
-		b.Queue(`UPDATE users SET `+strings.Join(sets, ", ")+`,
-			password_hash = coalesce($3, password_hash), org_role = $4, account_role = $5,
-			version = version + 1, last_modified = clock_timestamp()
-			WHERE org_id = $1 AND id = $2 RETURNING version, last_modified`, params...).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&r.Version, &r.LastModified) })
-		s.queueChildren(b, org, id, r.Doc, old)
-		s.queueProducts(b, org, id, r.Direct.Products, oldDirect.Products)
-		if err := s.mapErr(tx.SendBatch(ctx, b).Close(), r.Doc); err != nil {
-			return err
-		}
-		action, activity := actionUpdate, ""
-		switch {
-		case old["active"] != false && r.Doc["active"] == false:
-			action, activity = actionSuspend, "suspended"
-		case old["active"] == false && r.Doc["active"] != false:
-			action, activity = actionReactivate, "reactivated"
-		}
-		// The document shows effective grants: what the write left of them after groups.
-		// They can change only when the direct grants or active did; a user write never
-		// changes memberships.
-		eff := grants.FromExtension(old)
-		var changes []directory.GrantChange
-		if activity != "" || !reflect.DeepEqual(r.Direct, oldDirect) {
-			if changes, err = refreshFor(ctx, tx, org, []string{id}, id, activity); err != nil {
-				return err
-			}
-		}
-		if len(changes) == 1 {
-			eff = changes[0].After
-		}
-		eff.Write(r.Doc)
-		r.Changes = changes
-		diff := journal.Diff(old, r.Doc)
-		if r.PasswordHash != "" {
-			diff["password"] = journal.Change{After: journal.Secret}
-		}
-		setComputed(r.Doc, accountID)
-		return audit(ctx, tx, org, action, "User", id, diff)
-	})
-	if errors.Is(err, directory.ErrUnchanged) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	out.PasswordHash = ""
-	return out, nil
-}
-
-// ListUsers implements directory.Store: the page and the total are read in one round trip.
-func (s *Users) ListUsers(ctx context.Context, org string, q directory.Query) (*directory.Page, error) {
-	return list(ctx, s.pool, &s.table, s.selectFrom(q.Projection), org, q, s.scan)
-}
-
-// mapErr turns constraint violations into the SCIM errors they mean.
-func (s *Users) mapErr(err error, doc map[string]any) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "users_user_name_key" {
-		return scimerr.New(scimerr.KindConflict, scimerr.Uniqueness, "userName %q is already taken in this organization", doc["userName"])
-	}
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.TableName == "user_products" {
-		// The product was withdrawn from the organization's licence while this request ran.
-		return scimerr.Invalid(scimerr.InvalidValue, "a granted product is not licensed by this organization")
-	}
-	return err
-}
-
-func validID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
-}
-
-func userNotFound(id string) error {
-	return scimerr.NotFound("no User with id %q", id)
 }

@@ -25,10 +25,9 @@ func registry(t *testing.T) *schema.Registry {
 	return reg
 }
 
-// store is a users store with an organization, on a schema of the test's own, and the directory
+// store is the store with an organization, on a database of the test's own, and the directory
 // service over it.
 type store struct {
-	users *postgres.Users
 	dir   *directory.Service
 	org   string
 	actor directory.Actor
@@ -38,14 +37,13 @@ func newStore(t *testing.T) *store {
 	t.Helper()
 	pool := dbtest.New(t)
 	reg := registry(t)
-	users, err := postgres.NewUsers(pool, reg.User)
+	st, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
-	orgs := postgres.NewOrgs(pool)
-	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
+	dir, err := directory.New(st, reg)
 	require.NoError(t, err)
-	tok, err := orgs.CreateOrg(context.Background(), "", "Acme", []string{"example.com"})
+	tok, err := postgres.NewOrgs(pool).CreateOrg(context.Background(), "", "Acme", []string{"example.com"})
 	require.NoError(t, err)
-	return &store{users: users, dir: dir, org: tok.OrgID, actor: directory.Actor{Org: tok.OrgID}}
+	return &store{dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
 }
 
 func (s *store) create(t *testing.T, body map[string]any) string {
@@ -107,7 +105,7 @@ func (s *store) list(t *testing.T, q directory.Query) (*directory.Page, error) {
 	if q.StartIndex == 0 {
 		q.StartIndex = 1
 	}
-	return s.users.ListUsers(context.Background(), s.org, q)
+	return s.dir.ListUsers(context.Background(), s.actor, q)
 }
 
 // TestFilterEveryPathEveryOperator runs every operator on every filterable path. The SQL must
@@ -239,7 +237,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	ids := s.seed(t)
 	ctx := context.Background()
 	for _, id := range ids {
-		got, err := s.users.GetUser(ctx, s.org, id, schema.Projection{})
+		got, err := s.dir.GetUser(ctx, s.actor, id, schema.Projection{})
 		require.NoError(t, err)
 		page, err := s.list(t, directory.Query{})
 		require.NoError(t, err)
@@ -247,11 +245,11 @@ func TestStoreRoundTrip(t *testing.T) {
 		require.GreaterOrEqual(t, idx, 0)
 		require.Equal(t, got.Doc, page.Resources[idx].Doc, "GET and list read the same document")
 
-		_, err = s.users.GetUser(ctx, "00000000-0000-4000-8000-000000000000", id, schema.Projection{})
+		_, err = s.dir.GetUser(ctx, directory.Operator("00000000-0000-4000-8000-000000000000"), id, schema.Projection{})
 		require.Error(t, err)
 		require.Equal(t, scimerr.KindNotFound, scimerr.As(err).Kind)
 	}
-	full, err := s.users.GetUser(ctx, s.org, ids[0], schema.Projection{})
+	full, err := s.dir.GetUser(ctx, s.actor, ids[0], schema.Projection{})
 	require.NoError(t, err)
 	for _, p := range []string{"userName", "nickName", "profileUrl", "userType", "timezone", "name.honorificPrefix",
 		"x509Certificates", "photos", "ims", "addresses", schema.EnterpriseUserURN + ":organization"} {

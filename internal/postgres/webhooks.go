@@ -73,14 +73,25 @@ func (o *Orgs) ListWebhooks(ctx context.Context, org string) ([]orgs.Webhook, er
 	return out, err
 }
 
-// DeleteWebhook implements orgs.Store. The endpoint's deliveries go with it (ON DELETE
-// CASCADE); one a worker is attempting is deleted once the attempt is recorded.
+// DeleteWebhook implements orgs.Store. The endpoint's deliveries not made yet go with it; one a
+// worker is attempting is deleted once the attempt is recorded.
 func (o *Orgs) DeleteWebhook(ctx context.Context, org, id string) error {
-	tag, err := o.pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE org_id = $1 AND id = $2`, org, id)
+	var n int64
+	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE org_id = $1 AND id = $2`, org, id)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE org_id = $1 AND endpoint_id = $2 AND delivered_at IS NULL`, org, id)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return orgMissing(ctx, o.pool, org, orgs.ErrNotFound)
 	}
 	return nil
@@ -104,9 +115,8 @@ func NewWebhookQueue(pool *pgxpool.Pool) *WebhookQueue { return &WebhookQueue{po
 // text: the bytes sent and signed.
 func (q *WebhookQueue) Claim(ctx context.Context, limit int) (webhook.Batch, error) {
 	c, err := claim(ctx, q.pool, "webhook delivery", `SELECT d.org_id::text, d.id::text, d.endpoint_id::text, d.event_id::text,
-			d.event_type, d.payload::text, d.attempts, d.created_at, e.url, e.secret
+			d.event_type, d.payload::text, d.attempts, d.created_at, d.url, d.secret
 		FROM webhook_deliveries d
-		JOIN webhook_endpoints e ON e.org_id = d.org_id AND e.id = d.endpoint_id
 		WHERE d.delivered_at IS NULL AND d.next_attempt_at <= now()
 		ORDER BY d.next_attempt_at
 		LIMIT $1

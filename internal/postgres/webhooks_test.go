@@ -73,15 +73,19 @@ func TestWebhookQueueClaims(t *testing.T) {
 	var due []string
 	for i := range 5 {
 		id := uuid.NewString()
-		_, err := pool.Exec(ctx, `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload, next_attempt_at)
-			VALUES ($1, $2, $3, $4, 'account.purged', '{"b": 1, "a": [1, 2]}', now() - $5 * interval '1 second')`,
+		_, err := pool.Exec(ctx, `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload, next_attempt_at, url, secret)
+			SELECT $1, $2, e.id, $4, 'account.purged', '{"b": 1, "a": [1, 2]}', now() - $5 * interval '1 second', e.url, e.secret
+			FROM webhook_endpoints e WHERE e.org_id = $1 AND e.id = $3`,
 			org, id, ep.ID, uuid.NewString(), 10-i)
 		require.NoError(t, err)
 		due = append(due, id)
 	}
 	// Not due: delivered, or later.
-	_, err = pool.Exec(ctx, `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload, next_attempt_at, delivered_at)
-		VALUES ($1, $2, $3, $4, 'account.purged', '{}', now(), now()), ($1, $5, $3, $6, 'account.purged', '{}', now() + interval '1 hour', NULL)`,
+	_, err = pool.Exec(ctx, `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload, next_attempt_at, delivered_at, url, secret)
+		SELECT $1, x.id, e.id, x.event, 'account.purged', '{}', x.at, x.delivered, e.url, e.secret
+		FROM webhook_endpoints e, (VALUES ($2::uuid, $4::uuid, now(), now()), ($5::uuid, $6::uuid, now() + interval '1 hour', NULL))
+			AS x (id, event, at, delivered)
+		WHERE e.org_id = $1 AND e.id = $3`,
 		org, uuid.NewString(), ep.ID, uuid.NewString(), uuid.NewString(), uuid.NewString())
 	require.NoError(t, err)
 

@@ -148,7 +148,7 @@ func cmpUUID(q *query, col string, c filter.Compare) (string, error) {
 		}
 		return col + " " + op + " " + q.arg(id.String()) + "::uuid", nil
 	case "pr":
-		return "TRUE", nil
+		return col + " IS NOT NULL", nil
 	}
 	return cmpSQL(q, col+"::text", &schema.Attribute{Name: c.Path.Leaf().Name, Type: schema.TypeString, CaseExact: true}, c.Op, c.Value)
 }

@@ -2,8 +2,13 @@ package schema
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scimd/scimd/internal/scimerr"
 )
@@ -14,7 +19,10 @@ import (
 // attributes (id, meta, groups, ...), "schemas", and attributes no schema defines are dropped:
 // identity providers send all of these (Okta's GET-then-PUT, Entra's client meta) and RFC 7643
 // §2.2 lets a service provider ignore them. A value of the wrong type is an invalidValue error
-// naming the attribute.
+// naming the attribute, and so is a value PostgreSQL cannot store: a string holding a NUL
+// character, a string longer than the attribute's MaxBytes, a dateTime outside what
+// ParseDateTime accepts. Elements of a multi-valued attribute with the same type and value are
+// merged into one (see NormalizeValue).
 func (rt *ResourceType) Normalize(doc map[string]any) (map[string]any, error) {
 	out := map[string]any{}
 	// claims maps each canonical attribute path the body sets to the key that set it: names
@@ -89,8 +97,9 @@ func (rt *ResourceType) normalizeKey(out map[string]any, claims map[string]strin
 }
 
 // NormalizeValue normalises a value for the attribute at p. For a multi-valued attribute without
-// a sub-attribute, v may be a list or a single element (which is wrapped). It returns nil when
-// nothing remains (all sub-attributes null or readOnly), meaning "unassigned".
+// a sub-attribute, v may be a list or a single element (which is wrapped), and elements with the
+// same type and value are merged (see mergeDuplicates). It returns nil when nothing remains (all
+// sub-attributes null or readOnly), meaning "unassigned".
 func NormalizeValue(p Path, v any) (any, error) {
 	a := p.Leaf()
 	if a.MultiValued && p.Sub == nil {
@@ -99,19 +108,21 @@ func NormalizeValue(p Path, v any) (any, error) {
 			list = []any{v}
 		}
 		out := make([]any, 0, len(list))
-		primaries := 0
 		for _, e := range list {
 			nv, err := normalizeSingle(a, e, p.String())
 			if err != nil {
 				return nil, err
 			}
-			if nv == nil {
-				continue
+			if nv != nil {
+				out = append(out, nv)
 			}
-			if m, ok := nv.(map[string]any); ok && m["primary"] == true {
+		}
+		out = mergeDuplicates(a, out)
+		primaries := 0
+		for _, e := range out {
+			if m, ok := e.(map[string]any); ok && m["primary"] == true {
 				primaries++
 			}
-			out = append(out, nv)
 		}
 		if primaries > 1 {
 			return nil, scimerr.Invalid(scimerr.InvalidValue, "at most one value of %q may be primary", p.String())
@@ -206,29 +217,165 @@ func normalizeSingle(a *Attribute, v any, name string) (any, error) {
 		}
 		return nil, typeErr(name, "a "+a.Type, v)
 	case TypeDateTime:
-		if s, ok := v.(string); ok {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return t.UTC().Format(time.RFC3339Nano), nil
-			}
+		s, ok := v.(string)
+		if !ok {
+			return nil, typeErr(name, "a dateTime", v)
 		}
-		return nil, typeErr(name, "an RFC 3339 dateTime", v)
+		t, err := ParseDateTime(s)
+		if err != nil {
+			return nil, scimerr.Invalid(scimerr.InvalidValue, "attribute %q must be a dateTime such as 2008-01-23T04:56:22Z, got %s: %v",
+				name, quote(s), err)
+		}
+		return t.Format(time.RFC3339Nano), nil
 	default: // string, reference, binary
+		var s string
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			s = x
 		case json.Number:
 			// Numeric identifiers (employeeNumber: 1234) are kept as their decimal text.
-			return x.String(), nil
+			s = x.String()
+		default:
+			return nil, typeErr(name, "a string", v)
 		}
-		return nil, typeErr(name, "a string", v)
+		if err := checkString(a, name, s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// checkString refuses a string PostgreSQL cannot store for attribute a: one holding NUL, which
+// text columns cannot hold at all, or one longer than a.MaxBytes, which an index cannot hold.
+func checkString(a *Attribute, name, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return scimerr.Invalid(scimerr.InvalidValue, "attribute %q contains the NUL character (\\u0000), which cannot be stored", name)
+	}
+	if a.MaxBytes > 0 && len(s) > a.MaxBytes {
+		return scimerr.Invalid(scimerr.InvalidValue, "attribute %q is %d bytes long in UTF-8; at most %d bytes are allowed",
+			name, len(s), a.MaxBytes)
+	}
+	return nil
+}
+
+// ParseDateTime parses a dateTime value (RFC 7643 §2.3.5): a valid xsd:dateTime in RFC 3339 form
+// with a time zone, such as 2008-01-23T04:56:22Z or 2008-01-23T06:56:22.5+02:00. The date must
+// exist, the year must be 0001 to 9999 (also once converted to UTC, the form scimd stores and
+// PostgreSQL reads) and the offset within ±14:00. It returns the instant in UTC; the error says
+// what is wrong, for a detail.
+func ParseDateTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		var pe *time.ParseError
+		if errors.As(err, &pe) && pe.Message != "" {
+			return time.Time{}, errors.New(strings.TrimPrefix(pe.Message, ": "))
+		}
+		return time.Time{}, errors.New("not of the form YYYY-MM-DDThh:mm:ss with an optional fraction and Z or ±hh:mm")
+	}
+	if _, off := t.Zone(); off > 14*3600 || off < -14*3600 {
+		return time.Time{}, fmt.Errorf("the offset %s is beyond ±14:00", t.Format("-07:00"))
+	}
+	u := t.UTC()
+	if t.Year() < 1 || u.Year() < 1 || u.Year() > 9999 {
+		return time.Time{}, errors.New("the year is outside 0001 to 9999")
+	}
+	return u, nil
+}
+
+// mergeDuplicates merges the elements of the multi-valued attribute a that have the same type
+// and value: RFC 7643 §2.4 says a service provider should not return the same (type, value)
+// combination twice. Values compare as the value sub-attribute's caseExact says, types as the
+// type sub-attribute's (no type is a type of its own). The merged element takes the first one's
+// place and sub-attributes, adds the sub-attributes only a later one has, and is primary if
+// either was. Attributes without both a value and a type sub-attribute (addresses) and
+// elements without a value are left as they are.
+func mergeDuplicates(a *Attribute, list []any) []any {
+	vs, ts := a.Sub("value"), a.Sub("type")
+	if vs == nil || ts == nil || len(list) < 2 {
+		return list
+	}
+	out := make([]any, 0, len(list))
+	first := make(map[string]int, len(list))
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok || m["value"] == nil {
+			out = append(out, e)
+			continue
+		}
+		k := compareKey(ts, m["type"]) + " " + compareKey(vs, m["value"])
+		i, dup := first[k]
+		if !dup {
+			first[k] = len(out)
+			out = append(out, e)
+			continue
+		}
+		merged := maps.Clone(out[i].(map[string]any))
+		for sk, sv := range m {
+			if _, has := merged[sk]; !has || (sk == "primary" && sv == true) {
+				merged[sk] = sv
+			}
+		}
+		out[i] = merged
+	}
+	return out
+}
+
+// compareKey encodes a normalised sub-attribute value so that values equal for attribute a
+// (strings compared per its caseExact) encode equally; an absent value is "-".
+func compareKey(a *Attribute, v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "-"
+	case string:
+		if !a.CaseExact {
+			x = strings.ToLower(x)
+		}
+		return strconv.Quote(x)
+	}
+	return fmt.Sprintf("%T:%v", v, v)
+}
+
+// MergeDuplicates merges the elements with the same type and value in every multi-valued
+// attribute of doc, a canonical document, as NormalizeValue does for one attribute. PATCH
+// results go through it: operations on single elements (a filtered replace of a type or value)
+// can make two elements equal.
+func (rt *ResourceType) MergeDuplicates(doc map[string]any) {
+	each := func(ext *Schema, attrs []*Attribute) {
+		for _, a := range attrs {
+			if !a.MultiValued || a.Type != TypeComplex {
+				continue
+			}
+			p := Path{Ext: ext, Attr: a}
+			if list, ok := p.Get(doc).([]any); ok {
+				p.Set(doc, mergeDuplicates(a, list))
+			}
+		}
+	}
+	each(nil, rt.Schema.Attributes)
+	for _, e := range rt.Extensions {
+		each(e, e.Attributes)
 	}
 }
 
 func typeErr(name, want string, got any) error {
 	b, _ := json.Marshal(got)
-	s := string(b)
-	if len(s) > 80 {
-		s = s[:77] + "..."
+	return scimerr.Invalid(scimerr.InvalidValue, "attribute %q must be %s, got %s", name, want, shorten(string(b)))
+}
+
+// quote quotes a client's string for a detail, shortened.
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return shorten(string(b))
+}
+
+// shorten cuts s to about 80 bytes, at a character boundary.
+func shorten(s string) string {
+	if len(s) <= 80 {
+		return s
 	}
-	return scimerr.Invalid(scimerr.InvalidValue, "attribute %q must be %s, got %s", name, want, s)
+	i := 77
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }

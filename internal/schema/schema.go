@@ -61,6 +61,9 @@ type Attribute struct {
 	CanonicalValues []string     `json:"canonicalValues,omitempty"`
 	ReferenceTypes  []string     `json:"referenceTypes,omitempty"`
 	SubAttributes   []*Attribute `json:"subAttributes,omitempty"`
+	// MaxBytes is the longest value of a string attribute in UTF-8 bytes, 0 for no limit
+	// beyond the request size. It is scimd's, not the schema document's: see limits.
+	MaxBytes int `json:"-"`
 }
 
 // Sub returns the sub-attribute called name (case-insensitively), or nil.
@@ -95,7 +98,7 @@ var (
 	IDAttr = &Attribute{Name: "id", Type: TypeString, CaseExact: true, Mutability: ReadOnly,
 		Returned: ReturnedAlways, Uniqueness: "server"}
 	ExternalIDAttr = &Attribute{Name: "externalId", Type: TypeString, CaseExact: true,
-		Mutability: ReadWrite, Returned: ReturnedDefault, Uniqueness: "none"}
+		Mutability: ReadWrite, Returned: ReturnedDefault, Uniqueness: "none", MaxBytes: MaxIndexedBytes}
 	MetaAttr = &Attribute{Name: "meta", Type: TypeComplex, Mutability: ReadOnly,
 		Returned: ReturnedDefault, Uniqueness: "none", SubAttributes: []*Attribute{
 			{Name: "resourceType", Type: TypeString, CaseExact: true, Mutability: ReadOnly, Returned: ReturnedDefault},
@@ -106,6 +109,32 @@ var (
 		}}
 	commonAttrs = []*Attribute{IDAttr, ExternalIDAttr, MetaAttr}
 )
+
+// MaxIndexedBytes is the longest value, in UTF-8 bytes, of an attribute that PostgreSQL keeps in
+// a btree index. An index entry holds at most 2,704 bytes (after compression, which random text
+// escapes) together with the organization id and, for user_values, the attribute name; a longer
+// value fails the write inside PostgreSQL. The limit leaves room for lower(), which the indexes
+// of userName, group displayName and user_values apply and which can make a string half as long
+// again (U+023A "Ⱥ" is 2 bytes, its lower case "ⱥ" 3): 1,536 bytes at most.
+const MaxIndexedBytes = 1024
+
+// limits are the attributes whose values PostgreSQL keeps in btree indexes (migrations/*.sql:
+// users.user_name, external_id and manager_id, user_values.value, groups.display_name and
+// external_id): each may be MaxIndexedBytes long. externalId is a common attribute, limited in
+// ExternalIDAttr. Load sets Attribute.MaxBytes from this table, so normalisation enforces the
+// limits on every write path (POST, PUT, PATCH, Bulk).
+var limits = []struct{ schema, attr, sub string }{
+	{UserURN, "userName", ""},
+	{UserURN, "emails", "value"},
+	{UserURN, "phoneNumbers", "value"},
+	{UserURN, "ims", "value"},
+	{UserURN, "photos", "value"},
+	{UserURN, "roles", "value"},
+	{UserURN, "entitlements", "value"},
+	{UserURN, "x509Certificates", "value"},
+	{EnterpriseUserURN, "manager", "value"},
+	{GroupURN, "displayName", ""},
+}
 
 // ResourceType is a SCIM resource type: its core schema and its extensions.
 type ResourceType struct {
@@ -167,6 +196,19 @@ func Load(fsys fs.FS) (*Registry, error) {
 	user, group := byID[UserURN], byID[GroupURN]
 	if user == nil || group == nil {
 		return nil, fmt.Errorf("schema documents for %s and %s are required", UserURN, GroupURN)
+	}
+	for _, l := range limits {
+		var a *Attribute
+		if s := byID[l.schema]; s != nil {
+			a = s.Attr(l.attr)
+		}
+		if a != nil && l.sub != "" {
+			a = a.Sub(l.sub)
+		}
+		if a == nil {
+			return nil, fmt.Errorf("length limit for %s:%s.%s: no such attribute", l.schema, l.attr, l.sub)
+		}
+		a.MaxBytes = MaxIndexedBytes
 	}
 	r.User = &ResourceType{Name: "User", Endpoint: "/Users", Description: "User Account", Schema: user}
 	r.Group = &ResourceType{Name: "Group", Endpoint: "/Groups", Description: "Group", Schema: group}

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/scimerr"
 )
@@ -143,6 +145,20 @@ func (s *server) adminCreateOrg(w http.ResponseWriter, r *http.Request) (int, an
 	return http.StatusCreated, o, nil
 }
 
+// adminListOrgs answers a page of organizations, oldest first; query parameters limit and
+// cursor.
+func (s *server) adminListOrgs(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	p, err := s.Orgs.ListOrgs(r.Context(), q.Get("limit"), q.Get("cursor"))
+	return http.StatusOK, p, err
+}
+
+// adminDeleteOrg deletes an organization and purges everything of it (orgs.Service.DeleteOrg).
+func (s *server) adminDeleteOrg(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	err := s.Orgs.DeleteOrg(r.Context(), chi.URLParam(r, "org"), "operator (admin API)", requestID(r.Context()))
+	return http.StatusNoContent, nil, err
+}
+
 // adminGetOrg shows an organization with its settings (nested groups, notify).
 func (s *server) adminGetOrg(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	o, err := s.Orgs.Settings(r.Context(), chi.URLParam(r, "org"))
@@ -203,35 +219,64 @@ func (s *server) adminRemoveProduct(_ http.ResponseWriter, r *http.Request) (int
 	return http.StatusNoContent, nil, s.Orgs.RemoveProduct(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "product"))
 }
 
-func (s *server) adminListTokens(_ http.ResponseWriter, r *http.Request) (int, any, error) {
-	ts, err := s.Orgs.ListTokens(r.Context(), chi.URLParam(r, "org"))
+// operator is the admin API's actor in the organization of the request's path: an admin with
+// no person of the organization behind it. An id that is not a UUID names no organization.
+func operator(r *http.Request) (directory.Actor, error) {
+	org := chi.URLParam(r, "org")
+	id, err := uuid.Parse(org)
+	if err != nil {
+		return directory.Actor{}, scimerr.NotFound("there is no organization %q", org)
+	}
+	a := directory.Operator(id.String())
+	a.RequestID = requestID(r.Context())
+	if a.Notify, err = notifyOverride(r); err != nil {
+		return directory.Actor{}, err
+	}
+	return a, nil
+}
+
+// adminDirectory runs an admin endpoint that acts in an organization's directory as the
+// operator.
+func (s *server) adminDirectory(fn func(w http.ResponseWriter, r *http.Request, a directory.Actor) (int, any, error)) http.HandlerFunc {
+	return s.admin(func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+		a, err := operator(r)
+		if err != nil {
+			return 0, nil, err
+		}
+		return fn(w, r, a)
+	})
+}
+
+func (s *server) adminListTokens(_ http.ResponseWriter, r *http.Request, a directory.Actor) (int, any, error) {
+	ts, err := s.Directory.ListTokens(r.Context(), a)
 	return http.StatusOK, map[string]any{"tokens": ts}, err
 }
 
-func (s *server) adminCreateToken(w http.ResponseWriter, r *http.Request) (int, any, error) {
+// adminCreateToken issues a user's token (issuer_user_id) or a service token (role, label).
+func (s *server) adminCreateToken(w http.ResponseWriter, r *http.Request, a directory.Actor) (int, any, error) {
 	var in struct {
-		IssuerUserID string `json:"issuer_user_id"`
+		directory.TokenInput
 		// ExpiresIn is a Go duration ("720h"); empty for a token that does not expire.
 		ExpiresIn string `json:"expires_in"`
 	}
 	if err := s.decodeAdmin(w, r, &in); err != nil {
 		return 0, nil, err
 	}
-	var d time.Duration
 	if in.ExpiresIn != "" {
-		var err error
-		if d, err = time.ParseDuration(in.ExpiresIn); err != nil || d <= 0 {
+		d, err := time.ParseDuration(in.ExpiresIn)
+		if err != nil || d <= 0 {
 			return 0, nil, scimerr.Invalid("", "expires_in %q is not a positive duration such as \"720h\" or \"90m\"", in.ExpiresIn)
 		}
+		in.TokenInput.ExpiresIn = d
 	}
-	t, err := s.Orgs.CreateToken(r.Context(), chi.URLParam(r, "org"), orgs.CreateTokenInput{Issuer: in.IssuerUserID, ExpiresIn: d})
+	t, err := s.Directory.CreateToken(r.Context(), a, in.TokenInput, s.Now())
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusCreated, t, nil
 }
 
-func (s *server) adminRevokeToken(_ http.ResponseWriter, r *http.Request) (int, any, error) {
-	t, err := s.Orgs.RevokeToken(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "id"))
+func (s *server) adminRevokeToken(_ http.ResponseWriter, r *http.Request, a directory.Actor) (int, any, error) {
+	t, err := s.Directory.RevokeToken(r.Context(), a, chi.URLParam(r, "id"), s.Now())
 	return http.StatusOK, t, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,10 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 	"github.com/scimd/scimd/internal/postgres"
+	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/schemas"
 )
 
 const testAdminToken = "admin-token-for-tests-0123456789"
@@ -43,12 +47,19 @@ func newAdminAPI(t *testing.T, adminToken string) *adminAPI {
 	store := postgres.NewOrgs(pool)
 	svc, err := orgs.New(store, orgs.Config{Resolver: dns.Addr, DNSTimeout: 5 * time.Second})
 	require.NoError(t, err)
+	reg, err := schema.Load(schemas.Files)
+	require.NoError(t, err)
+	st, err := postgres.NewStore(pool, reg)
+	require.NoError(t, err)
+	dir, err := directory.New(st, reg)
+	require.NoError(t, err)
 	srv := httptest.NewServer(server.NewServer(server.Deps{
-		Orgs:        svc,
-		AdminToken:  adminToken,
-		LookupToken: store.LookupToken,
-		Ready:       pool.Ping,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Orgs:       svc,
+		Directory:  dir,
+		Schemas:    reg,
+		AdminToken: adminToken,
+		Ready:      pool.Ping,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(srv.Close)
 	return &adminAPI{t: t, pool: pool, dns: dns, srv: srv, token: adminToken}
@@ -70,6 +81,18 @@ func (a *adminAPI) call(method, path string, body any) adminResp {
 
 func (a *adminAPI) callWith(h http.Header, method, path string, body any) adminResp {
 	a.t.Helper()
+	r, err := a.sendWith(h, method, path, body)
+	require.NoError(a.t, err)
+	return r
+}
+
+// send is call for goroutines other than the test's, where require must not be called: it
+// returns what call would fail the test with.
+func (a *adminAPI) send(method, path string, body any) (adminResp, error) {
+	return a.sendWith(http.Header{"Authorization": {"Bearer " + a.token}}, method, path, body)
+}
+
+func (a *adminAPI) sendWith(h http.Header, method, path string, body any) (adminResp, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -77,11 +100,15 @@ func (a *adminAPI) callWith(h http.Header, method, path string, body any) adminR
 		rd = strings.NewReader(b)
 	default:
 		raw, err := json.Marshal(b)
-		require.NoError(a.t, err)
+		if err != nil {
+			return adminResp{}, err
+		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, a.srv.URL+path, rd)
-	require.NoError(a.t, err)
+	if err != nil {
+		return adminResp{}, err
+	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -89,16 +116,24 @@ func (a *adminAPI) callWith(h http.Header, method, path string, body any) adminR
 		req.Header[k] = v
 	}
 	res, err := a.srv.Client().Do(req)
-	require.NoError(a.t, err)
+	if err != nil {
+		return adminResp{}, err
+	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	require.NoError(a.t, err)
+	if err != nil {
+		return adminResp{}, err
+	}
 	r := adminResp{Status: res.StatusCode, Header: res.Header, Raw: raw}
 	if len(bytes.TrimSpace(raw)) > 0 {
-		require.Equal(a.t, "application/json", res.Header.Get("Content-Type"), "%s %s", method, path)
-		require.NoError(a.t, json.Unmarshal(raw, &r.Body), "%s %s: %s", method, path, raw)
+		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+			return r, fmt.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)
+		}
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			return r, fmt.Errorf("%s %s: body %s: %w", method, path, raw, err)
+		}
 	}
-	return r
+	return r, nil
 }
 
 // must sends a request and requires the status.
@@ -345,7 +380,7 @@ func TestAdminTokens(t *testing.T) {
 
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": plain}, `orgRole "user"`)
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": uuid.NewString()}, "is not a user of organization")
-	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{}, "needs an issuer")
+	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{}, "needs a role", "or an issuer")
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": admin, "expires_in": "soon"}, `expires_in "soon"`)
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer_user_id": admin, "expires_in": "-1h"}, "positive duration")
 	a.refused(http.StatusBadRequest, http.MethodPost, base, map[string]any{"issuer": admin}, `unknown field "issuer"`)

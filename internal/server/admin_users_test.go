@@ -28,9 +28,23 @@ func (a *adminAPI) signInUser(org, name, orgRole, accountRole string, active boo
 	return id
 }
 
+// refreshGrants sets the effective grants of users, as the directory computes them
+// (grants.Effective) for users in no mapped group: their direct grants, none while suspended.
 func (a *adminAPI) refreshGrants(org string, users ...string) {
 	a.t.Helper()
-	_, err := a.pool.Exec(context.Background(), `SELECT count(*) FROM refresh_grants($1, $2::uuid[])`, org, users)
+	ctx := context.Background()
+	_, err := a.pool.Exec(ctx, `UPDATE users SET eff_org_role = CASE WHEN active THEN org_role ELSE 'user' END,
+		eff_account_role = CASE WHEN active THEN account_role ELSE 'member' END
+		WHERE org_id = $1 AND id = ANY($2::uuid[])`, org, users)
+	require.NoError(a.t, err)
+	_, err = a.pool.Exec(ctx, `DELETE FROM user_effective_products WHERE org_id = $1 AND user_id = ANY($2::uuid[])`, org, users)
+	require.NoError(a.t, err)
+	_, err = a.pool.Exec(ctx, `INSERT INTO user_effective_products (org_id, user_id, product)
+		SELECT p.org_id, p.user_id, p.product FROM user_products p JOIN users u ON u.org_id = p.org_id AND u.id = p.user_id
+		WHERE p.org_id = $1 AND p.user_id = ANY($2::uuid[]) AND u.active ON CONFLICT DO NOTHING`, org, users)
+	require.NoError(a.t, err)
+	_, err = a.pool.Exec(ctx, `UPDATE users u SET eff_products = ARRAY(SELECT p.product FROM user_effective_products p
+		WHERE p.org_id = u.org_id AND p.user_id = u.id ORDER BY 1) WHERE u.org_id = $1 AND u.id = ANY($2::uuid[])`, org, users)
 	require.NoError(a.t, err)
 }
 
@@ -55,13 +69,12 @@ func TestAdminUserSignIn(t *testing.T) {
 	}{
 		{`INSERT INTO groups (org_id, id, display_name) VALUES ($1, $2, 'Sales')`, []any{org, group}},
 		{`INSERT INTO group_members (org_id, group_id, member_id, member_type) VALUES ($1, $2, $3, 'User')`, []any{org, group, member}},
-		{`INSERT INTO group_mappings (org_id, group_id, account_role) VALUES ($1, $2, 'admin')`, []any{org, group}},
-		{`INSERT INTO group_mapping_products (org_id, group_id, product) VALUES ($1, $2, 'webinar')`, []any{org, group}},
 	} {
 		_, err := a.pool.Exec(ctx, q.sql, q.args...)
 		require.NoError(t, err, q.sql)
 	}
-	a.refreshGrants(org, member)
+	a.must(http.StatusCreated, http.MethodPut, "/admin/v1/orgs/"+org+"/group-mappings/"+group,
+		map[string]any{"account_role": "admin", "products": []string{"webinar"}})
 
 	signIn := func(user string) map[string]any {
 		t.Helper()

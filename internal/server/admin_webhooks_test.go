@@ -126,14 +126,14 @@ func TestPurgeDeliversWebhook(t *testing.T) {
 	pool := dbtest.New(t)
 	reg, err := schema.Load(schemas.Files)
 	require.NoError(t, err)
-	users, err := postgres.NewUsers(pool, reg.User)
+	st, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
 	store := postgres.NewOrgs(pool)
-	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), store, reg)
+	dir, err := directory.New(st, reg)
 	require.NoError(t, err)
 	svc, err := orgs.New(store, orgs.Config{})
 	require.NoError(t, err)
-	srv := httptest.NewServer(server.NewServer(server.Deps{Directory: dir, Schemas: reg, LookupToken: store.LookupToken,
+	srv := httptest.NewServer(server.NewServer(server.Deps{Directory: dir, Schemas: reg,
 		Ready: pool.Ping, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Orgs: svc, AdminToken: testAdminToken}))
 	t.Cleanup(srv.Close)
 	tok, err := store.CreateOrg(ctx, "", "Acme", []string{"example.com"})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/scimd/scimd/internal/bulk"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
@@ -19,7 +20,7 @@ func (s *server) handleServiceProviderConfig(w http.ResponseWriter, r *http.Requ
 		"schemas":          []string{schema.SPConfigURN},
 		"documentationUri": "https://github.com/scimd/scimd#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": true, "maxOperations": bulkMaxOperations, "maxPayloadSize": s.bulkMaxPayload()},
+		"bulk":             map[string]any{"supported": true, "maxOperations": bulk.MaxOperations, "maxPayloadSize": s.bulkMaxPayload()},
 		"filter":           map[string]any{"supported": true, "maxResults": directory.MaxPageSize},
 		"changePassword":   map[string]any{"supported": true},
 		"sort":             map[string]any{"supported": true},

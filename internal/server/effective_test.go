@@ -8,35 +8,31 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/grants"
-	"github.com/scimd/scimd/internal/orgs"
 )
 
 // Effective grants at the SCIM level: a user's grants are their direct grants united with
 // those their groups map to (directly or through nested groups), mappings being set through
 // the organization service over the env's own store.
 
-// orgService is the organization administration over the env's store.
-func (e *env) orgService() *orgs.Service {
-	e.t.Helper()
-	svc, err := orgs.New(e.orgs, orgs.Config{})
-	require.NoError(e.t, err)
-	return svc
+// operator is the operator acting in the env's organization, as the admin API does.
+func (e *env) operator() directory.Actor {
+	return directory.Operator(e.org)
 }
 
 // mapGroup maps group gid to the grants given ("" maps no role).
-func (e *env) mapGroup(gid, orgRole, accountRole string, products ...string) *orgs.MappingSet {
+func (e *env) mapGroup(gid, orgRole, accountRole string, products ...string) *directory.MappingSet {
 	e.t.Helper()
-	m, err := e.orgService().SetGroupMapping(context.Background(), e.org, gid,
-		orgs.MappingInput{OrgRole: orgRole, AccountRole: accountRole, Products: products})
+	m, err := e.dir.SetGroupMapping(context.Background(), e.operator(), gid,
+		directory.MappingInput{OrgRole: orgRole, AccountRole: accountRole, Products: products})
 	require.NoError(e.t, err)
 	return m
 }
 
 func (e *env) nesting(on bool) {
 	e.t.Helper()
-	_, err := e.orgService().SetNestedGroups(context.Background(), e.org, on)
-	require.NoError(e.t, err)
+	require.NoError(e.t, e.dir.SetNestedGroups(context.Background(), e.operator(), on))
 }
 
 // effective is a user's stored effective grants.
@@ -153,7 +149,7 @@ func TestMappedGrantsShowInEveryView(t *testing.T) {
 	set := e.mapGroup(gid, "", "", "training")
 	require.Equal(t, 1, set.UsersChanged)
 	e.requireGrants(u, gr("user", "member", "training"))
-	removed, err := e.orgService().RemoveGroupMapping(context.Background(), e.org, gid)
+	removed, err := e.dir.RemoveGroupMapping(context.Background(), e.operator(), gid)
 	require.NoError(t, err)
 	require.Equal(t, 1, removed.UsersChanged)
 	e.requireGrants(u, none)
@@ -334,7 +330,7 @@ func TestNestedGroupGrants(t *testing.T) {
 	}
 
 	// Disabling nesting is refused while groups are members of groups.
-	_, err := e.orgService().SetNestedGroups(context.Background(), e.org, false)
+	err := e.dir.SetNestedGroups(context.Background(), e.operator(), false)
 	require.ErrorContains(t, err, "2 group-in-group memberships exist")
 
 	// Taking B out of A takes A's grants from everyone under B.
@@ -400,9 +396,9 @@ func TestLastAdminThroughAGroup(t *testing.T) {
 	requireError(t, e.do(http.MethodPut, "/Groups/"+gid, map[string]any{"displayName": "Admins"}, nil), http.StatusConflict, "")
 	requireError(t, e.do(http.MethodDelete, "/Groups/"+gid, nil, nil), http.StatusConflict, "")
 	requireError(t, e.do(http.MethodPatch, "/Users/"+u, patchBody(op("replace", "active", false)), nil), http.StatusConflict, "")
-	_, err = e.orgService().RemoveGroupMapping(context.Background(), e.org, gid)
+	_, err = e.dir.RemoveGroupMapping(context.Background(), e.operator(), gid)
 	require.ErrorContains(t, err, "without an active admin")
-	_, err = e.orgService().SetGroupMapping(context.Background(), e.org, gid, orgs.MappingInput{OrgRole: "admin-readonly"})
+	_, err = e.dir.SetGroupMapping(context.Background(), e.operator(), gid, directory.MappingInput{OrgRole: "admin-readonly"})
 	require.ErrorContains(t, err, "without an active admin")
 	require.Equal(t, before, e.groupState())
 	e.requireGrants(u, gr("admin", "member"))
@@ -429,16 +425,22 @@ func TestTokenOfAGroupAdmin(t *testing.T) {
 	tok.must(http.StatusOK, http.MethodGet, "/Users", nil, nil)
 	tok.must(http.StatusCreated, http.MethodPost, "/Users", map[string]any{"userName": "made@example.com"}, nil)
 
+	// Leaving the group demotes the issuer: the token is revoked at that moment, for good.
 	e.must(http.StatusNoContent, http.MethodPatch, "/Groups/"+admins, patchBody(op("remove", `members[value eq "`+u+`"]`, nil)), nil)
 	requireError(t, tok.do(http.MethodGet, "/Users", nil, nil), http.StatusUnauthorized, "")
+	require.Equal(t, 1, e.count("SELECT count(*) FROM tokens WHERE issuer_user_id = $1 AND revoked_at IS NOT NULL", u))
 
-	// Through a read-only group, it reads and may not write.
+	// Through a read-only group, a new token reads and may not write; the old one stays dead.
 	e.must(http.StatusNoContent, http.MethodPatch, "/Groups/"+readers, patchBody(op("add", "members", memberList(u))), nil)
-	tok.must(http.StatusOK, http.MethodGet, "/Users", nil, nil)
-	requireError(t, tok.do(http.MethodPost, "/Users", map[string]any{"userName": "denied@example.com"}, nil), http.StatusForbidden, "")
+	requireError(t, tok.do(http.MethodGet, "/Users", nil, nil), http.StatusUnauthorized, "")
+	ro, _ := e.tokenFor(u, nil)
+	ro.must(http.StatusOK, http.MethodGet, "/Users", nil, nil)
+	requireError(t, ro.do(http.MethodPost, "/Users", map[string]any{"userName": "denied@example.com"}, nil), http.StatusForbidden, "")
 	require.Zero(t, e.count("SELECT count(*) FROM users WHERE user_name = 'denied@example.com'"))
 
-	// Back in the admin group, it writes again.
+	// Back in the admin group (admin-readonly to admin is no demotion), the read-only user's
+	// token writes; the revoked one never comes back.
 	e.must(http.StatusNoContent, http.MethodPatch, "/Groups/"+admins, patchBody(op("add", "members", memberList(u))), nil)
-	tok.must(http.StatusCreated, http.MethodPost, "/Users", map[string]any{"userName": "again@example.com"}, nil)
+	ro.must(http.StatusCreated, http.MethodPost, "/Users", map[string]any{"userName": "again@example.com"}, nil)
+	requireError(t, tok.do(http.MethodGet, "/Users", nil, nil), http.StatusUnauthorized, "")
 }

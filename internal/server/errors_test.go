@@ -8,11 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/auth"
+	"github.com/scimd/scimd/internal/directory"
 )
 
 func TestUnauthorized(t *testing.T) {
@@ -27,11 +29,11 @@ func TestUnauthorized(t *testing.T) {
 	if wrongSecret == e.token {
 		wrongSecret = e.token[:len(e.token)-4] + "BBBB"
 	}
-	revoked, err := e.orgs.CreateOrg(context.Background(), e.org, "Acme", nil)
+	revoked, err := e.dir.CreateToken(context.Background(), e.operator(), directory.TokenInput{Role: "admin"}, time.Now())
 	require.NoError(t, err)
 	_, err = e.pool.Exec(context.Background(), "UPDATE tokens SET revoked_at = now() WHERE id = $1", revoked.ID)
 	require.NoError(t, err)
-	expired, err := e.orgs.CreateOrg(context.Background(), e.org, "Acme", nil)
+	expired, err := e.dir.CreateToken(context.Background(), e.operator(), directory.TokenInput{Role: "admin"}, time.Now())
 	require.NoError(t, err)
 	_, err = e.pool.Exec(context.Background(), "UPDATE tokens SET expires_at = now() - interval '1 minute' WHERE id = $1", expired.ID)
 	require.NoError(t, err)
@@ -44,8 +46,8 @@ func TestUnauthorized(t *testing.T) {
 		"basic":              "Basic " + e.token,
 		"unknown token":      "Bearer " + unknown.Token,
 		"wrong secret":       "Bearer " + wrongSecret,
-		"revoked":            "Bearer " + revoked.Token,
-		"expired":            "Bearer " + expired.Token,
+		"revoked":            "Bearer " + revoked.Value,
+		"expired":            "Bearer " + expired.Value,
 		"token of other org": "Bearer scimd_" + strings.Repeat("0", 64) + e.token[len(e.token)-43:],
 	}
 	requests := []struct{ method, path string }{

@@ -190,11 +190,18 @@ func TestConcurrentMemberAdds(t *testing.T) {
 					for attempt := 0; attempt < 200; attempt++ {
 						h := hdr{}
 						if ifMatch {
-							res := e.do(http.MethodGet, "/Groups/"+gid+"?excludedAttributes=members", nil, nil)
+							res, err := e.send(http.MethodGet, "/Groups/"+gid+"?excludedAttributes=members", nil, nil)
+							if err != nil {
+								errs <- err.Error()
+								return
+							}
 							h["If-Match"] = res.Header.Get("ETag")
 						}
-						r := e.do(http.MethodPatch, "/Groups/"+gid, patchBody(op("add", "members", memberList(u))), h)
+						r, err := e.send(http.MethodPatch, "/Groups/"+gid, patchBody(op("add", "members", memberList(u))), h)
 						switch {
+						case err != nil:
+							errs <- err.Error()
+							return
 						case r.Status == http.StatusNoContent:
 							return
 						case ifMatch && r.Status == http.StatusPreconditionFailed:

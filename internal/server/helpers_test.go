@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,12 +14,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
@@ -43,6 +46,7 @@ type env struct {
 	t     *testing.T
 	pool  *pgxpool.Pool
 	orgs  *postgres.Orgs
+	dir   *directory.Service
 	srv   *httptest.Server
 	org   string
 	token string
@@ -67,25 +71,28 @@ func newEnvWith(t *testing.T, configure func(*server.Deps)) *env {
 	})
 	reg, err := schema.Load(schemas.Files)
 	require.NoError(t, err)
-	users, err := postgres.NewUsers(pool, reg.User)
+	store, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
-	orgs := postgres.NewOrgs(pool)
-	dir, err := directory.New(users, postgres.NewGroups(pool, reg.Group), orgs, reg)
+	orgsStore := postgres.NewOrgs(pool)
+	dir, err := directory.New(store, reg)
 	require.NoError(t, err)
+	admin, err := orgs.New(orgsStore, orgs.Config{})
+	require.NoError(t, err)
+	// The admin API stays disabled unless configure sets an AdminToken.
 	deps := server.Deps{
-		Directory:   dir,
-		Schemas:     reg,
-		LookupToken: orgs.LookupToken,
-		Ready:       pool.Ping,
-		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
+		Directory: dir,
+		Orgs:      admin,
+		Schemas:   reg,
+		Ready:     pool.Ping,
+		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
 	}
 	configure(&deps)
 	h := server.NewServer(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	tok, err := orgs.CreateOrg(ctx, "", "Acme", []string{"example.com"})
+	tok, err := orgsStore.CreateOrg(ctx, "", "Acme", []string{"example.com"})
 	require.NoError(t, err)
-	return &env{t: t, pool: pool, orgs: orgs, srv: srv, org: tok.OrgID, token: tok.Token}
+	return &env{t: t, pool: pool, orgs: orgsStore, dir: dir, srv: srv, org: tok.OrgID, token: tok.Token}
 }
 
 // with returns a copy of e that reports failures to t, for subtests.
@@ -123,6 +130,13 @@ func (e *env) otherOrg() *env {
 	return &o
 }
 
+// verifiedDomain gives the env's organization another verified domain.
+func (e *env) verifiedDomain(domain string) {
+	e.t.Helper()
+	_, err := e.pool.Exec(context.Background(), `INSERT INTO org_domains (org_id, domain, verified_at) VALUES ($1, $2, now())`, e.org, domain)
+	require.NoError(e.t, err)
+}
+
 // resp is one HTTP answer.
 type resp struct {
 	Status int
@@ -142,6 +156,14 @@ type hdr map[string]string
 // application/scim+json.
 func (e *env) do(method, path string, body any, h hdr) resp {
 	e.t.Helper()
+	r, err := e.send(method, path, body, h)
+	require.NoError(e.t, err)
+	return r
+}
+
+// send is do for goroutines other than the test's, where require must not be called: it
+// returns what do would fail the test with.
+func (e *env) send(method, path string, body any, h hdr) (resp, error) {
 	url := e.srv.URL + apiPrefix + path
 	if strings.HasPrefix(path, "//") {
 		url = e.srv.URL + path[1:]
@@ -157,11 +179,15 @@ func (e *env) do(method, path string, body any, h hdr) resp {
 		rd = b
 	default:
 		raw, err := json.Marshal(b)
-		require.NoError(e.t, err)
+		if err != nil {
+			return resp{}, err
+		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, url, rd)
-	require.NoError(e.t, err)
+	if err != nil {
+		return resp{}, err
+	}
 	if rd != nil {
 		req.Header.Set("Content-Type", scimJSON)
 	}
@@ -174,17 +200,24 @@ func (e *env) do(method, path string, body any, h hdr) resp {
 		}
 	}
 	res, err := e.srv.Client().Do(req)
-	require.NoError(e.t, err)
+	if err != nil {
+		return resp{}, err
+	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
+	if err != nil {
+		return resp{}, err
+	}
 	r := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
 	if len(bytes.TrimSpace(raw)) > 0 && !strings.HasPrefix(path, "//") {
-		require.Equal(e.t, scimJSON, res.Header.Get("Content-Type"), "%s %s: Content-Type", method, path)
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		require.NoError(e.t, dec.Decode(&r.Body), "%s %s: body %s", method, path, raw)
+		if ct := res.Header.Get("Content-Type"); ct != scimJSON {
+			return r, fmt.Errorf("%s %s: Content-Type %q, want %q", method, path, ct, scimJSON)
+		}
+		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&r.Body); err != nil {
+			return r, fmt.Errorf("%s %s: body %s: %w", method, path, raw, err)
+		}
 	}
-	return r
+	return r, nil
 }
 
 // must sends a request and requires the status.
@@ -251,6 +284,10 @@ func (e *env) row(id string) map[string]any {
 	require.NoError(e.t, err)
 	if len(all) == 0 {
 		return nil
+	}
+	// manager_id is a uuid column; shown as the id a client writes.
+	if b, ok := all[0]["manager_id"].([16]uint8); ok {
+		all[0]["manager_id"] = uuid.UUID(b).String()
 	}
 	return all[0]
 }

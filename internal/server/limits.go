@@ -73,7 +73,7 @@ func (l *limiter) allow(token string, now time.Time) (bool, time.Duration) {
 func (s *server) withRateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.limiter != nil {
-			if ok, wait := s.limiter.allow(principal(r.Context()).TokenID, s.Now()); !ok {
+			if ok, wait := s.limiter.allow(actor(r).TokenID, s.Now()); !ok {
 				secs := int(math.Ceil(wait.Seconds()))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
 				s.writeError(w, r, scimerr.New(scimerr.KindTooManyRequests, "",
@@ -331,7 +331,7 @@ func (s *server) withOrgLimit(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		release, err := s.orgSlots.acquire(r.Context(), principal(r.Context()).OrgID)
+		release, err := s.orgSlots.acquire(r.Context(), actor(r).Org)
 		if errors.Is(err, errOrgBusy) {
 			w.Header().Set("Retry-After", "1")
 			err = scimerr.New(scimerr.KindUnavailable, "",

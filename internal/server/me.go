@@ -15,10 +15,11 @@ import (
 // DELETE /Users/{own id}, and so are changes of one's own roles or suspension.
 func (s *server) me(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := principal(r.Context()).IssuerID
+		id := actor(r).UserID
 		if id == "" {
 			s.writeError(w, r, scimerr.NotFound("/Me is the user who issued the calling token, and this token has none: "+
-				"it is the organization's operator token; use a token issued by a user, or /Users/{id}"))
+				"it is a service token (such as the organization's operator token), which acts for no person; "+
+				"use a token issued by a user, or /Users/{id}"))
 			return
 		}
 		chi.RouteContext(r.Context()).URLParams.Add("id", id)

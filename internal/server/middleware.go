@@ -18,9 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/journal"
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
@@ -28,7 +26,7 @@ type ctxKey int
 
 const (
 	requestKey ctxKey = iota
-	principalKey
+	actorKey
 )
 
 // requestInfo is what the outer middleware (access log, error classification) learns about a
@@ -55,15 +53,10 @@ func reqInfo(ctx context.Context) *requestInfo {
 
 func requestID(ctx context.Context) string { return reqInfo(ctx).id }
 
-func principal(ctx context.Context) auth.Principal {
-	p, _ := ctx.Value(principalKey).(auth.Principal)
-	return p
-}
-
-// actor is who the request acts as, for the directory.
+// actor is who the request acts as, as authentication found it.
 func actor(r *http.Request) directory.Actor {
-	p := principal(r.Context())
-	return directory.Actor{Org: p.OrgID, IssuerID: p.IssuerID}
+	a, _ := r.Context().Value(actorKey).(directory.Actor)
+	return a
 }
 
 // clientGone reports whether the client went away before the response was written: it closed
@@ -285,7 +278,7 @@ func routePattern(r *http.Request) string {
 	return "unmatched"
 }
 
-// withAuth requires a valid bearer token and puts its principal in the context.
+// withAuth requires a valid bearer token and puts who it acts as in the context.
 func (s *server) withAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
@@ -295,26 +288,27 @@ func (s *server) withAuth(next http.Handler) http.Handler {
 				"an Authorization header with a bearer token is required"))
 			return
 		}
-		p, err := auth.Authenticate(r.Context(), s.LookupToken, strings.TrimSpace(token), s.Now())
+		a, err := s.Directory.Authenticate(r.Context(), strings.TrimSpace(token), s.Now())
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if !p.CanWrite() && r.Method != http.MethodGet && r.Method != http.MethodHead && !checksWrites(r) {
-			s.writeError(w, r, errReadOnlyToken())
-			return
+		// The directory refuses writes of a read-only actor itself; refusing them here too
+		// answers before the body is read.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !checksWrites(r) {
+			if err := a.CanWrite(); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
-		notify, err := notifyOverride(r)
-		if err != nil {
+		if a.Notify, err = notifyOverride(r); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		ri := reqInfo(r.Context())
-		ri.org, ri.token = p.OrgID, p.TokenID
-		ctx := context.WithValue(r.Context(), principalKey, p)
-		ctx = journal.WithRequest(ctx, journal.Request{TokenID: p.TokenID, UserID: p.IssuerID,
-			RequestID: requestID(ctx), Notify: notify})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		ri.org, ri.token = a.Org, a.TokenID
+		a.RequestID = ri.id
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, a)))
 	})
 }
 
@@ -334,12 +328,6 @@ func notifyOverride(r *http.Request) (*bool, error) {
 		return nil, scimerr.Invalid(scimerr.InvalidValue, "notify must be true or false, not %q", v)
 	}
 	return &b, nil
-}
-
-// errReadOnlyToken refuses a write to an admin-readonly token.
-func errReadOnlyToken() error {
-	return scimerr.New(scimerr.KindForbidden, "",
-		"this token was issued by an admin-readonly user: it may read but not change anything")
 }
 
 // withBody checks the media type of requests that carry a body and bounds their size.

@@ -119,6 +119,10 @@ func TestVerifiedDomainRule(t *testing.T) {
 	e := newEnv(t)
 	id := e.user("ok", map[string]any{"emails": []any{map[string]any{"value": "ok@example.com", "type": "work", "primary": true}}})
 	before := e.full(id)
+	// A user whose userName is no address signs in with their email.
+	plain := e.createUser(map[string]any{"userName": "plain-ok", "emails": []any{
+		map[string]any{"value": "plain@example.com", "type": "work", "primary": true}}})["id"].(string)
+	beforePlain := e.full(plain)
 	requireError(t, e.do(http.MethodPost, "/Users", map[string]any{"userName": "x@sub.example.com"}, nil),
 		http.StatusBadRequest, "invalidValue")
 	for name, tc := range map[string]struct {
@@ -130,19 +134,29 @@ func TestVerifiedDomainRule(t *testing.T) {
 		"put userName":      {http.MethodPut, "/Users/" + id, map[string]any{"userName": "ok@evil.example"}},
 		"patch path":        {http.MethodPatch, "/Users/" + id, patchBody(op("replace", "userName", "ok@evil.example"))},
 		"patch pathless":    {http.MethodPatch, "/Users/" + id, patchBody(op("Replace", "", map[string]any{"userName": "ok@evil.example"}))},
-		"patch filter":      {http.MethodPatch, "/Users/" + id, patchBody(op("Replace", `emails[type eq "work"].value`, "ok@evil.example"))},
-		"patch add primary": {http.MethodPatch, "/Users/" + id, patchBody(op("add", "emails", []any{map[string]any{"value": "p@evil.example", "primary": true}}))},
+		"create home email": {http.MethodPost, "/Users", map[string]any{"userName": "plain", "emails": []any{map[string]any{"value": "x@evil.example", "type": "home"}}}},
+		"patch filter":      {http.MethodPatch, "/Users/" + plain, patchBody(op("Replace", `emails[type eq "work"].value`, "ok@evil.example"))},
+		"patch add primary": {http.MethodPatch, "/Users/" + plain, patchBody(op("add", "emails", []any{map[string]any{"value": "p@evil.example", "primary": true}}))},
+		"put primary":       {http.MethodPut, "/Users/" + plain, map[string]any{"userName": "plain-ok", "emails": []any{map[string]any{"value": "p@evil.example", "primary": true}}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := e.with(t)
 			r := e.do(tc.method, tc.path, tc.body, nil)
 			requireError(t, r, http.StatusBadRequest, "invalidValue")
 			require.Contains(t, r.Body["detail"], "evil.example")
+			require.Contains(t, r.Body["detail"], "sign-in address")
 			e.requireUnchanged(id, before.snapshot)
+			e.requireUnchanged(plain, beforePlain.snapshot)
 			require.Equal(t, before.Products, e.products(id))
 		})
 	}
-	require.Equal(t, 1, e.count("SELECT count(*) FROM users WHERE org_id = $1", e.org))
+	require.Equal(t, 2, e.count("SELECT count(*) FROM users WHERE org_id = $1", e.org))
+
+	// Other addresses may be stored: the sign-in address is userName here, and mail goes only
+	// there (journal_test.go).
+	e.must(http.StatusOK, http.MethodPatch, "/Users/"+id, patchBody(op("add", "emails",
+		[]any{map[string]any{"value": "home@gmail.example", "type": "home"}})), nil)
+	require.Equal(t, "ok@example.com", e.row(id)["sign_in"])
 	// Upper-case domains are the same domain; a userName that is not an email is not checked.
 	e.user("Case", map[string]any{"userName": "Case@EXAMPLE.com"})
 	e.createUser(map[string]any{"userName": "not-an-email"})
@@ -163,12 +177,12 @@ func TestLocales(t *testing.T) {
 	id := u["id"].(string)
 	before := e.full(id)
 	for _, body := range []any{
-		patchBody(op("replace", "locale", "fr-CA")),
+		patchBody(op("replace", "locale", "xx-YY")),
 		patchBody(op("replace", "preferredLanguage", "klingon")),
 	} {
 		r := e.do(http.MethodPatch, "/Users/"+id, body, nil)
 		requireError(t, r, http.StatusBadRequest, "invalidValue")
-		require.Contains(t, r.Body["detail"], "en-US, en-GB, fr-FR")
+		require.Contains(t, r.Body["detail"], "en-US, fr-FR, de-DE")
 	}
 	e.requireUnchanged(id, before.snapshot)
 }

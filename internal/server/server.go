@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/schema"
@@ -22,8 +21,6 @@ import (
 type Deps struct {
 	Directory *directory.Service
 	Schemas   *schema.Registry
-	// LookupToken finds stored tokens for authentication.
-	LookupToken auth.Lookup
 	// Ready reports whether the server can serve requests (the database answers).
 	Ready  func(context.Context) error
 	Logger *slog.Logger

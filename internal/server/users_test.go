@@ -697,9 +697,9 @@ func TestPatchUser(t *testing.T) {
 			require.Equal(t, "home", str(vals[1].Type), "the home email is untouched")
 		},
 	}, {
-		name:   "filtered replace creates the work email it names",
+		name:   "filtered add creates the work email it names (what Entra sends for a new value)",
 		noWork: true,
-		body:   patchBody(op("Replace", `emails[type eq "work"].value`, "created.work@example.com")),
+		body:   patchBody(op("Add", `emails[type eq "work"].value`, "created.work@example.com")),
 		check: func(t *testing.T, e *env, id string, u map[string]any) {
 			var works []string
 			for _, v := range e.values(id) {
@@ -963,6 +963,7 @@ func TestPatchUser(t *testing.T) {
 			{"unknown op", patchBody(op("frobnicate", "title", "x")), 400, "invalidSyntax"},
 			{"empty body", ``, 400, "invalidSyntax"},
 			{"stale If-Match", patchBody(op("replace", "title", "x")), 412, ""},
+			{"replace through a filter that matches nothing", patchBody(op("Replace", `emails[type eq "other"].value`, "x@example.com")), 400, "noTarget"},
 		}
 		for _, c := range cases {
 			h := hdr{"Content-Type": scimJSON}
@@ -1048,8 +1049,7 @@ func newListEnv(t *testing.T) *listEnv {
 	e := newEnv(t)
 	l := &listEnv{env: e, id: map[string]string{}, created: map[string]string{}}
 	// bob and carol have addresses on a second verified domain.
-	_, err := e.orgs.CreateOrg(context.Background(), e.org, "Acme", []string{"x.example"})
-	require.NoError(t, err)
+	e.verifiedDomain("x.example")
 	add := func(name string, body map[string]any) {
 		u := e.createUser(body)
 		l.id[name] = u["id"].(string)
@@ -1258,34 +1258,29 @@ func TestConcurrentWrites(t *testing.T) {
 	id := e.user("busy", nil)
 	const n = 8
 	var wg sync.WaitGroup
-	statuses := make(chan int, 2*n)
+	answers := make(chan answer, 2*n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := e.do(http.MethodPatch, "/Users/"+id, patchBody(op("add", "phoneNumbers",
-				[]any{map[string]any{"value": "+1 555 01" + strconv.Itoa(10+i), "type": "work"}})), nil)
-			statuses <- r.Status
-		}()
+		wg.Go(func() {
+			answers <- answerOf(e.send(http.MethodPatch, "/Users/"+id, patchBody(op("add", "phoneNumbers",
+				[]any{map[string]any{"value": "+1 555 01" + strconv.Itoa(10+i), "type": "work"}})), nil))
+		})
 	}
 	// Creating the same userName in several cases at once: exactly one wins, the rest conflict.
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			name := "Race@Example.com"
 			if i%2 == 0 {
 				name = strings.ToLower(name)
 			}
-			r := e.do(http.MethodPost, "/Users", map[string]any{"userName": name}, nil)
-			statuses <- r.Status
-		}()
+			answers <- answerOf(e.send(http.MethodPost, "/Users", map[string]any{"userName": name}, nil))
+		})
 	}
 	wg.Wait()
-	close(statuses)
+	close(answers)
 	counts := map[int]int{}
-	for s := range statuses {
-		counts[s]++
+	for a := range answers {
+		require.NoError(t, a.err)
+		counts[a.status]++
 	}
 	require.Equal(t, map[int]int{http.StatusOK: n, http.StatusCreated: 1, http.StatusConflict: n - 1}, counts)
 	assert.Equal(t, n, e.count(`SELECT count(*) FROM user_values WHERE user_id = $1 AND attr = 'phoneNumbers'`, id),
@@ -1293,21 +1288,31 @@ func TestConcurrentWrites(t *testing.T) {
 	require.EqualValues(t, n+1, e.row(id)["version"])
 
 	// Two PUTs based on the same version: one wins, the other gets 412.
-	results := make(chan int, 2)
+	results := make(chan answer, 2)
 	for _, title := range []string{"A", "B"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results <- e.do(http.MethodPut, "/Users/"+id, map[string]any{"userName": "busy@example.com", "title": title},
-				hdr{"If-Match": `W/"` + strconv.Itoa(n+1) + `"`}).Status
-		}()
+		wg.Go(func() {
+			results <- answerOf(e.send(http.MethodPut, "/Users/"+id, map[string]any{"userName": "busy@example.com", "title": title},
+				hdr{"If-Match": `W/"` + strconv.Itoa(n+1) + `"`}))
+		})
 	}
 	wg.Wait()
 	close(results)
-	got := []int{<-results, <-results}
+	var got []int
+	for a := range results {
+		require.NoError(t, a.err)
+		got = append(got, a.status)
+	}
 	sort.Ints(got)
 	require.Equal(t, []int{http.StatusOK, http.StatusPreconditionFailed}, got)
 }
+
+// answer is the status of a request sent from another goroutine, or why there is none.
+type answer struct {
+	status int
+	err    error
+}
+
+func answerOf(r resp, err error) answer { return answer{r.Status, err} }
 
 func TestListFilterErrors(t *testing.T) {
 	t.Parallel()
@@ -1499,8 +1504,7 @@ func TestUsersTenantIsolation(t *testing.T) {
 	a.requireUnchanged(id, before)
 
 	// userName is unique per organization, not across them.
-	_, err := b.orgs.CreateOrg(context.Background(), b.org, "Globex", []string{"example.com"})
-	require.NoError(t, err)
+	b.verifiedDomain("example.com")
 	other := b.createUser(map[string]any{"userName": "isolated@example.com"})
 	require.NotEqual(t, id, other["id"])
 	requireError(t, a.do(http.MethodGet, "/Users/"+other["id"].(string), nil, nil), http.StatusNotFound, "")

@@ -70,8 +70,8 @@ func (f *fixture) enqueue(eventID string, endpoints ...string) []string {
 	var ids []string
 	for _, ep := range endpoints {
 		id := uuid.NewString()
-		_, err := f.pool.Exec(f.ctx, `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload)
-			VALUES ($1, $2, $3, $4, 'account.purged', $5)`, f.org, id, ep, eventID, string(payload))
+		_, err := f.pool.Exec(f.ctx, `INSERT INTO webhook_deliveries (org_id, id, endpoint_id, event_id, event_type, payload, url, secret)
+			SELECT $1, $2, e.id, $4, 'account.purged', $5, e.url, e.secret FROM webhook_endpoints e WHERE e.org_id = $1 AND e.id = $3`, f.org, id, ep, eventID, string(payload))
 		require.NoError(f.t, err)
 		ids = append(ids, id)
 	}

@@ -1,0 +1,110 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/schema"
+)
+
+// Store is the directories of every organization in PostgreSQL: it implements
+// directory.Store. It holds no rule: it runs the statements the directory asks for and maps
+// rows to the directory's types, and constraint violations to the directory's errors.
+type Store struct {
+	pool   *pgxpool.Pool
+	users  *users
+	groups *groups
+	tokens *tokenCache
+}
+
+var _ directory.Store = (*Store)(nil)
+
+// NewStore returns the store over pool for the resource types of reg.
+func NewStore(pool *pgxpool.Pool, reg *schema.Registry) (*Store, error) {
+	u, err := newUsers(reg.User)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{pool: pool, users: u, groups: newGroups(reg.Group), tokens: newTokenCache()}, nil
+}
+
+// Orgs is the organization store over the same pool, sharing the token cache, so that an
+// organization deleted through it stops its tokens at once in this process too.
+func (s *Store) Orgs() *Orgs {
+	return &Orgs{pool: s.pool, tokens: s.tokens}
+}
+
+// updateAttempts bounds how often Update runs a transaction that a concurrent one made stale or
+// aborted; a change that loses that often is told to retry.
+const updateAttempts = 10
+
+// Update implements directory.Store.
+func (s *Store) Update(ctx context.Context, org string, fn func(directory.Tx) error) error {
+	for range updateAttempts {
+		err := s.attempt(ctx, org, fn)
+		if !errors.Is(err, errStale) && !errors.Is(err, errRetry) {
+			return err
+		}
+	}
+	return directory.ErrContended
+}
+
+func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	t := &tx{ctx: ctx, s: s, conn: conn.Conn(), org: org, queued: &pgx.Batch{}}
+	defer t.rollback()
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.commit(); err != nil {
+		return err
+	}
+	for _, note := range t.notes {
+		s.tokens.drop(note)
+	}
+	return nil
+}
+
+// orgSettingsSQL reads what the directory's rules need to know about an organization, in one
+// indexed statement.
+const orgSettingsSQL = `SELECT o.id::text, o.name, o.default_locale, o.notify, o.nested_groups,
+		coalesce((SELECT array_agg(d.domain ORDER BY d.domain) FROM org_domains d
+			WHERE d.org_id = o.id AND d.verified_at IS NOT NULL), '{}'),
+		coalesce((SELECT array_agg(p.product ORDER BY p.product) FROM org_products p WHERE p.org_id = o.id), '{}')
+	FROM organizations o WHERE o.id = $1`
+
+func scanOrgSettings(row pgx.Row) (*directory.Org, error) {
+	o := &directory.Org{}
+	err := row.Scan(&o.ID, &o.Name, &o.DefaultLocale, &o.Notify, &o.NestedGroups, &o.VerifiedDomains, &o.Products)
+	return o, err
+}
+
+// Org implements directory.Store.
+func (s *Store) Org(ctx context.Context, org string) (*directory.Org, error) {
+	o, err := scanOrgSettings(s.pool.QueryRow(ctx, orgSettingsSQL, org))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, directory.ErrNoOrg
+	}
+	return o, err
+}
+
+// orgExists answers directory.ErrNoOrg when the organization does not exist, else notFound; a
+// read that found nothing tells the two apart with it.
+func (s *Store) orgExists(ctx context.Context, org string, notFound error) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)`, org).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return directory.ErrNoOrg
+	}
+	return notFound
+}

@@ -1,0 +1,167 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/scimd/scimd/internal/directory"
+)
+
+// tx implements directory.Tx on one connection. It pipelines: writes are queued and sent with
+// the next read or with the COMMIT, and the transaction's BEGIN and its read of the
+// organization's settings go with its first read. A PATCH of a user is then two round trips:
+// BEGIN, settings, lock and read of the user; then the writes and COMMIT.
+type tx struct {
+	ctx   context.Context
+	s     *Store
+	conn  *pgx.Conn
+	org   string
+	began bool
+	done  bool
+	// queued are the writes not sent yet; each may carry a function that reads its result.
+	queued *pgx.Batch
+	// settings are the organization's settings as first read (nil before).
+	settings *directory.Org
+	orgFound bool
+	// notes are the token cache notifications the transaction sends; they are applied to
+	// this process's cache as soon as it commits (tokencache.go).
+	notes []string
+}
+
+// notifyTokens sends a token cache notification with the commit, for each note.
+func (t *tx) notifyTokens(notes ...string) {
+	t.notes = append(t.notes, notes...)
+	t.queue(`SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n`, tokenChannel, notes)
+}
+
+// errStale ends an attempt whose guarded write found the row changed since it was read; the
+// store runs the attempt again.
+var errStale = errors.New("changed concurrently")
+
+// queue adds a write to be sent with the next round trip.
+func (t *tx) queue(sql string, args ...any) *pgx.QueuedQuery {
+	return t.queued.Queue(sql, args...)
+}
+
+// send sends the queued writes, then the statements add queues, in one round trip. The first
+// round trip of the transaction begins it and reads the organization's settings.
+func (t *tx) send(add func(b *pgx.Batch)) error {
+	b := t.queued
+	t.queued = &pgx.Batch{}
+	if !t.began {
+		first := &pgx.Batch{}
+		first.Queue("BEGIN")
+		t.readSettings(first)
+		first.QueuedQueries = append(first.QueuedQueries, b.QueuedQueries...)
+		b = first
+		t.began = true
+	}
+	if add != nil {
+		add(b)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return mapErr(t.conn.SendBatch(t.ctx, b).Close())
+}
+
+// commit sends what is queued with the COMMIT.
+func (t *tx) commit() error {
+	if !t.began && t.queued.Len() == 0 {
+		t.done = true
+		return nil
+	}
+	err := t.send(func(b *pgx.Batch) { b.Queue("COMMIT") })
+	t.done = err == nil
+	return err
+}
+
+// rollback ends a transaction that did not commit. It runs even when the request's context is
+// gone, so that the connection goes back to the pool clean.
+func (t *tx) rollback() {
+	if !t.began || t.done {
+		return
+	}
+	t.done = true
+	_, _ = t.conn.Exec(context.WithoutCancel(t.ctx), "ROLLBACK")
+}
+
+// mapErr turns violations of the constraints that keep the data whole into the errors the
+// directory explains; anything else is returned as it is.
+func mapErr(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	switch pgErr.Code {
+	case "23505": // unique_violation
+		switch pgErr.ConstraintName {
+		case "users_user_name_key":
+			return directory.ErrUserNameTaken
+		case "groups_display_name_key":
+			return directory.ErrDisplayNameTaken
+		}
+	case "23503": // foreign_key_violation
+		switch pgErr.TableName {
+		case "user_products", "group_mapping_products":
+			return directory.ErrNotLicensed
+		case "group_members", "users":
+			// A member or a manager that was deleted while the change ran.
+			return directory.ErrGone
+		}
+	case "40P01", "40001": // deadlock_detected, serialization_failure
+		return errRetry
+	}
+	return err
+}
+
+// errRetry marks a transaction that PostgreSQL aborted for a conflict with a concurrent one;
+// it is run again.
+var errRetry = errors.New("transaction conflicted with a concurrent one")
+
+// Org implements directory.Tx.
+func (t *tx) Org() (*directory.Org, error) {
+	if !t.began {
+		if err := t.send(nil); err != nil {
+			return nil, err
+		}
+	}
+	if !t.orgFound {
+		return nil, directory.ErrNoOrg
+	}
+	return t.settings, nil
+}
+
+// LockOrg implements directory.Tx: the lock first, then the settings in a statement of its own,
+// which sees whatever the transaction that held the lock committed.
+func (t *tx) LockOrg() (*directory.Org, error) {
+	err := t.send(func(b *pgx.Batch) {
+		b.Queue("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE", t.org)
+		t.readSettings(b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !t.orgFound {
+		return nil, directory.ErrNoOrg
+	}
+	return t.settings, nil
+}
+
+// readSettings queues a read of the organization's settings into t.settings.
+func (t *tx) readSettings(b *pgx.Batch) {
+	b.Queue(orgSettingsSQL, t.org).Query(func(rows pgx.Rows) error {
+		t.orgFound = false
+		for rows.Next() {
+			o, err := scanOrgSettings(rows)
+			if err != nil {
+				return err
+			}
+			t.settings, t.orgFound = o, true
+		}
+		return rows.Err()
+	})
+}
