@@ -283,6 +283,10 @@ func (o *Ops) PatchUser(id string, ops []patch.Operation) (*Resource, error) {
 
 // PatchGroup is Service.PatchGroup in the transaction.
 func (o *Ops) PatchGroup(id string, ops []patch.Operation) (*Resource, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return nil, groupNotFound(id)
+	}
 	g, err := o.s.editGroup(o.tx, o.a, id, o.s.patchGroupEdit(ops, Precondition{}))
 	if err != nil && !errors.Is(err, errUnchanged) {
 		return nil, explainGroup(err, id, nil)
