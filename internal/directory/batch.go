@@ -289,7 +289,11 @@ func (o *Ops) PatchGroup(id string, ops []patch.Operation) (*Resource, error) {
 	}
 	g, err := o.s.editGroup(o.tx, o.a, id, o.s.patchGroupEdit(ops, Precondition{}))
 	if err != nil && !errors.Is(err, errUnchanged) {
-		return nil, explainGroup(err, id, nil)
+		var doc map[string]any
+		if g != nil {
+			doc = g.Doc
+		}
+		return nil, explainGroup(err, id, doc)
 	}
 	return g, nil
 }
