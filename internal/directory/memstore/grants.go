@@ -15,6 +15,9 @@ import (
 
 // Mapped implements directory.Tx.
 func (t *tx) Mapped(groupID string) (bool, error) {
+	if err := t.send(); err != nil {
+		return false, err
+	}
 	for _, g := range append([]string{groupID}, t.o.above(groupID)...) {
 		if _, ok := t.o.mappings[g]; ok {
 			return true, nil
@@ -25,6 +28,9 @@ func (t *tx) Mapped(groupID string) (bool, error) {
 
 // UsersIn implements directory.Tx: the users, by id.
 func (t *tx) UsersIn(groups []string) ([]string, error) {
+	if err := t.send(); err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, top := range groups {
 		for _, gid := range append([]string{top}, t.o.below(top)...) {
@@ -45,6 +51,9 @@ func (t *tx) UsersIn(groups []string) ([]string, error) {
 
 // GrantInputs implements directory.Tx: the users that exist, by id.
 func (t *tx) GrantInputs(users []string) ([]directory.GrantInput, error) {
+	if err := t.send(); err != nil {
+		return nil, err
+	}
 	ids := slices.Clone(users)
 	slices.Sort(ids)
 	var out []directory.GrantInput
@@ -67,20 +76,23 @@ func (t *tx) GrantInputs(users []string) ([]directory.GrantInput, error) {
 
 // SetEffective implements directory.Tx.
 func (t *tx) SetEffective(changes []directory.GrantChange) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	for _, c := range changes {
-		if u, ok := t.o.users[c.UserID]; ok {
-			u.Effective = c.After
-			u.Effective.Products = slices.Clone(c.After.Products)
+	t.queue(func() error {
+		for _, c := range changes {
+			if u, ok := t.o.users[c.UserID]; ok {
+				u.Effective = c.After
+				u.Effective.Products = slices.Clone(c.After.Products)
+			}
 		}
-	}
+		return nil
+	})
 	return nil
 }
 
 // AnyActiveAdmin implements directory.Tx.
 func (t *tx) AnyActiveAdmin() (bool, error) {
+	if err := t.send(); err != nil {
+		return false, err
+	}
 	for _, u := range t.o.users {
 		if u.Active() && u.Effective.OrgRole == grants.OrgAdmin {
 			return true, nil
@@ -91,6 +103,9 @@ func (t *tx) AnyActiveAdmin() (bool, error) {
 
 // LockGroupTree implements directory.Tx; locking is moot, transactions being serialised.
 func (t *tx) LockGroupTree(groupID string) (string, error) {
+	if err := t.send(); err != nil {
+		return "", err
+	}
 	g, ok := t.o.groups[groupID]
 	if !ok {
 		return "", directory.ErrNotFound
@@ -100,7 +115,7 @@ func (t *tx) LockGroupTree(groupID string) (string, error) {
 
 // PutMapping implements directory.Tx. Mapped products must be licensed.
 func (t *tx) PutMapping(m *directory.Mapping) (bool, error) {
-	if err := t.writable(); err != nil {
+	if err := t.sendWrite(); err != nil {
 		return false, err
 	}
 	if _, ok := t.o.groups[m.GroupID]; !ok {
@@ -126,7 +141,7 @@ func (t *tx) PutMapping(m *directory.Mapping) (bool, error) {
 
 // DeleteMapping implements directory.Tx.
 func (t *tx) DeleteMapping(groupID string) error {
-	if err := t.writable(); err != nil {
+	if err := t.sendWrite(); err != nil {
 		return err
 	}
 	if _, ok := t.o.mappings[groupID]; !ok {

@@ -130,6 +130,9 @@ func (o *org) members(g *group, ids []string) []directory.Member {
 
 // Group implements directory.Tx; locking is moot, transactions being serialised.
 func (t *tx) Group(id string, lock bool) (*directory.Resource, error) {
+	if err := t.send(); err != nil {
+		return nil, err
+	}
 	g, ok := t.o.groups[id]
 	if !ok {
 		return nil, directory.ErrNotFound
@@ -139,61 +142,62 @@ func (t *tx) Group(id string, lock bool) (*directory.Resource, error) {
 
 // InsertGroup implements directory.Tx.
 func (t *tx) InsertGroup(g *directory.Resource) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	if t.o.groupNamed(g.Doc["displayName"], "") != nil {
-		return directory.ErrDisplayNameTaken
-	}
-	at := now()
-	g.Version, g.Created, g.LastModified = 1, at, at
-	t.o.seq++
-	t.o.groups[g.ID] = &group{Resource: directory.Resource{ID: g.ID, Doc: groupDoc(g.Doc), Version: 1, Created: at, LastModified: at},
-		seq: t.o.seq, members: map[string]string{}}
+	t.queue(func() error {
+		if t.o.groupNamed(g.Doc["displayName"], "") != nil {
+			return directory.ErrDisplayNameTaken
+		}
+		at := now()
+		g.Version, g.Created, g.LastModified = 1, at, at
+		t.o.seq++
+		t.o.groups[g.ID] = &group{Resource: directory.Resource{ID: g.ID, Doc: groupDoc(g.Doc), Version: 1, Created: at, LastModified: at},
+			seq: t.o.seq, members: map[string]string{}}
+		return nil
+	})
 	return nil
 }
 
 // UpdateGroup implements directory.Tx. A guarded update of a group whose version is no longer
-// g.Version makes the attempt stale, and Update runs it again.
+// g.Version, or of a group that is gone, makes the attempt stale, and Update runs it again, as
+// the postgres store does.
 func (t *tx) UpdateGroup(g *directory.Resource, guard bool) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	cur, ok := t.o.groups[g.ID]
-	if !ok {
-		return directory.ErrNotFound
-	}
-	if guard && cur.Version != g.Version {
-		return errStale
-	}
-	if t.o.groupNamed(g.Doc["displayName"], g.ID) != nil {
-		return directory.ErrDisplayNameTaken
-	}
-	cur.Doc = groupDoc(g.Doc)
-	cur.Version++
-	cur.LastModified = now()
-	g.Version, g.LastModified = cur.Version, cur.LastModified
+	t.queue(func() error {
+		cur, ok := t.o.groups[g.ID]
+		if !ok || (guard && cur.Version != g.Version) {
+			return errStale
+		}
+		if t.o.groupNamed(g.Doc["displayName"], g.ID) != nil {
+			return directory.ErrDisplayNameTaken
+		}
+		cur.Doc = groupDoc(g.Doc)
+		cur.Version++
+		cur.LastModified = now()
+		g.Version, g.LastModified = cur.Version, cur.LastModified
+		return nil
+	})
 	return nil
 }
 
 // DeleteGroup implements directory.Tx: its members, its memberships in other groups and its
 // mapping go with it.
 func (t *tx) DeleteGroup(id string) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	delete(t.o.groups, id)
-	delete(t.o.mappings, id)
-	for _, g := range t.o.groups {
-		if g.members[id] == directory.MemberGroup {
-			delete(g.members, id)
+	t.queue(func() error {
+		delete(t.o.groups, id)
+		delete(t.o.mappings, id)
+		for _, g := range t.o.groups {
+			if g.members[id] == directory.MemberGroup {
+				delete(g.members, id)
+			}
 		}
-	}
+		return nil
+	})
 	return nil
 }
 
 // AddUsers implements directory.Tx.
 func (t *tx) AddUsers(groupID string, ids []string) ([]directory.Member, []string, error) {
+	if err := t.send(); err != nil {
+		return nil, nil, err
+	}
 	var users, others []string
 	for _, id := range ids {
 		if slices.Contains(users, id) || slices.Contains(others, id) {
@@ -214,6 +218,9 @@ func (t *tx) AddUsers(groupID string, ids []string) ([]directory.Member, []strin
 
 // ClassifyMembers implements directory.Tx.
 func (t *tx) ClassifyMembers(ids []string) (users, groups []string, err error) {
+	if err := t.send(); err != nil {
+		return nil, nil, err
+	}
 	for _, id := range ids {
 		if _, ok := t.o.users[id]; ok && !slices.Contains(users, id) {
 			users = append(users, id)
@@ -228,7 +235,7 @@ func (t *tx) ClassifyMembers(ids []string) (users, groups []string, err error) {
 // AddMembers implements directory.Tx. A member, or the group, that does not exist is
 // directory.ErrGone, as the foreign keys of group_members answer.
 func (t *tx) AddMembers(groupID string, users, groups []string) ([]directory.Member, error) {
-	if err := t.writable(); err != nil {
+	if err := t.sendWrite(); err != nil {
 		return nil, err
 	}
 	g, ok := t.o.groups[groupID]
@@ -258,7 +265,7 @@ func (t *tx) AddMembers(groupID string, users, groups []string) ([]directory.Mem
 
 // remove removes the members of g that match and returns them, by id.
 func (t *tx) remove(groupID string, match func(m directory.Member) bool) ([]directory.Member, error) {
-	if err := t.writable(); err != nil {
+	if err := t.sendWrite(); err != nil {
 		return nil, err
 	}
 	g, ok := t.o.groups[groupID]
@@ -300,6 +307,9 @@ func (t *tx) RemoveMembersExcept(groupID string, ids []string) ([]directory.Memb
 // Contains implements directory.Tx: the first of groups, in the order given, that is target or
 // has it among its members at any depth.
 func (t *tx) Contains(groups []string, target string) (string, error) {
+	if err := t.send(); err != nil {
+		return "", err
+	}
 	for _, g := range groups {
 		if g == target || slices.Contains(t.o.below(g), target) {
 			return g, nil

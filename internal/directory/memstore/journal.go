@@ -15,19 +15,17 @@ import (
 
 // Audit implements directory.Tx. Changes are kept as JSON, as the audit log keeps them.
 func (t *tx) Audit(entries ...directory.AuditEntry) {
-	if t.missing {
-		t.err = directory.ErrNoOrg
-		return
-	}
-	for _, e := range entries {
-		b, err := json.Marshal(e.Changes)
-		if err != nil {
-			t.err = err
-			return
+	t.queue(func() error {
+		for _, e := range entries {
+			b, err := json.Marshal(e.Changes)
+			if err != nil {
+				return err
+			}
+			e.Changes = nil
+			t.o.audit = append(t.o.audit, auditRecord{entry: e, changes: string(b), at: now()})
 		}
-		e.Changes = nil
-		t.o.audit = append(t.o.audit, auditRecord{entry: e, changes: string(b), at: now()})
-	}
+		return nil
+	})
 }
 
 func decodeJSON(s string) any {
@@ -38,6 +36,9 @@ func decodeJSON(s string) any {
 
 // Recipients implements directory.Tx.
 func (t *tx) Recipients(users []string) ([]directory.Recipient, error) {
+	if err := t.send(); err != nil {
+		return nil, err
+	}
 	var out []directory.Recipient
 	for _, id := range users {
 		u, ok := t.o.users[id]
@@ -58,29 +59,33 @@ func (t *tx) Recipients(users []string) ([]directory.Recipient, error) {
 
 // FirstWelcomes implements directory.Tx.
 func (t *tx) FirstWelcomes(welcomes []directory.Welcome, known bool) ([]directory.Welcome, error) {
-	if err := t.writable(); err != nil {
-		return nil, err
-	}
 	var first []directory.Welcome
-	for _, w := range welcomes {
-		if !t.o.welcomes[w] {
-			t.o.welcomes[w] = true
-			first = append(first, w)
+	record := func() error {
+		for _, w := range welcomes {
+			if !t.o.welcomes[w] {
+				t.o.welcomes[w] = true
+				first = append(first, w)
+			}
 		}
+		return nil
 	}
 	if known {
+		// Nothing is read back: the write is queued.
+		t.queue(record)
 		return welcomes, nil
 	}
-	return first, nil
+	if err := t.sendWrite(); err != nil {
+		return nil, err
+	}
+	return first, record()
 }
 
 // Notify implements directory.Tx.
 func (t *tx) Notify(notices ...directory.Notice) {
-	if t.missing {
-		t.err = directory.ErrNoOrg
-		return
-	}
-	t.o.notices = append(t.o.notices, cloneNotices(notices)...)
+	t.queue(func() error {
+		t.o.notices = append(t.o.notices, cloneNotices(notices)...)
+		return nil
+	})
 }
 
 func cloneNotices(notices []directory.Notice) []directory.Notice {
@@ -93,12 +98,11 @@ func cloneNotices(notices []directory.Notice) []directory.Notice {
 
 // QueueEvent implements directory.Tx: the event is kept once, whatever the endpoints.
 func (t *tx) QueueEvent(e directory.Event) {
-	if t.missing {
-		t.err = directory.ErrNoOrg
-		return
-	}
 	e.Payload = slices.Clone(e.Payload)
-	t.o.events = append(t.o.events, e)
+	t.queue(func() error {
+		t.o.events = append(t.o.events, e)
+		return nil
+	})
 }
 
 // Token implements directory.Store: the token and its issuer's state now.
@@ -144,19 +148,20 @@ func (s *Store) Tokens(ctx context.Context, orgID string) ([]directory.Token, er
 // InsertToken implements directory.Tx. A user's token needs its issuer, as the foreign key
 // does.
 func (t *tx) InsertToken(tok *directory.Token, hash []byte) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	if _, ok := t.o.users[tok.IssuerUserID]; tok.IssuerUserID != "" && !ok {
-		return directory.ErrGone
-	}
-	t.o.tokens[tok.ID] = &token{Token: cloneToken(*tok), hash: slices.Clone(hash)}
+	c := &token{Token: cloneToken(*tok), hash: slices.Clone(hash)}
+	t.queue(func() error {
+		if _, ok := t.o.users[c.IssuerUserID]; c.IssuerUserID != "" && !ok {
+			return directory.ErrGone
+		}
+		t.o.tokens[c.ID] = c
+		return nil
+	})
 	return nil
 }
 
 // RevokeToken implements directory.Tx.
 func (t *tx) RevokeToken(id string, at time.Time) (*directory.Token, error) {
-	if err := t.writable(); err != nil {
+	if err := t.sendWrite(); err != nil {
 		return nil, err
 	}
 	tk, ok := t.o.tokens[id]
@@ -173,14 +178,14 @@ func (t *tx) RevokeToken(id string, at time.Time) (*directory.Token, error) {
 
 // RevokeTokens implements directory.Tx.
 func (t *tx) RevokeTokens(issuers []string, at time.Time) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
 	v := at.UTC().Truncate(time.Microsecond)
-	for _, tk := range t.o.tokens {
-		if tk.RevokedAt == nil && tk.IssuerUserID != "" && slices.Contains(issuers, tk.IssuerUserID) {
-			tk.RevokedAt = &v
+	t.queue(func() error {
+		for _, tk := range t.o.tokens {
+			if tk.RevokedAt == nil && tk.IssuerUserID != "" && slices.Contains(issuers, tk.IssuerUserID) {
+				tk.RevokedAt = &v
+			}
 		}
-	}
+		return nil
+	})
 	return nil
 }

@@ -5,8 +5,9 @@
 //
 // Transactions are serialised: Update holds the store's one mutex while fn runs on a copy of
 // the organization's data, and swaps the copy in when fn returns nil, so a failed fn leaves
-// nothing behind. Writes are checked at once against the constraints PostgreSQL enforces, and
-// answer the errors the postgres store maps them to:
+// nothing behind. Writes are checked against the constraints PostgreSQL enforces, and fail
+// when the postgres store's would: a write that store queues reports a violation from the next
+// read, or from Update (see tx). The errors are those the postgres store maps violations to:
 //   - a userName another user of the organization has, compared case-insensitively:
 //     directory.ErrUserNameTaken; a group displayName likewise: directory.ErrDisplayNameTaken;
 //   - a direct product or a mapped product the organization does not license:
@@ -135,7 +136,7 @@ func (s *Store) Update(ctx context.Context, orgID string, fn func(directory.Tx) 
 		t := s.begin(orgID)
 		err := fn(t)
 		if err == nil {
-			err = t.err
+			err = t.queued // the commit sends what is queued
 		}
 		if errors.Is(err, errStale) {
 			continue
@@ -152,6 +153,12 @@ func (s *Store) Update(ctx context.Context, orgID string, fn func(directory.Tx) 
 }
 
 // tx implements directory.Tx on a copy of one organization.
+//
+// Its writes fail as the postgres store's do: those that store queues (Insert, Update and
+// Delete of users and groups, SetEffective, the journal, tokens' inserts and revocations)
+// return nil, and a constraint they violate surfaces from the next call that reads, or from
+// Update; those it sends at once (member changes, mappings, ClearManager, RevokeToken) fail at
+// once. After a failure the transaction is aborted: every later read answers the same error.
 type tx struct {
 	s *Store
 	o *org
@@ -159,9 +166,8 @@ type tx struct {
 	first directory.Org
 	// missing tells that the organization does not exist: o is empty and nothing is written.
 	missing bool
-	// err is the failure of a write that returns none (Audit, Notify, QueueEvent), answered by
-	// Update.
-	err error
+	// queued is the failure of a queued write, or nil.
+	queued error
 }
 
 var _ directory.Tx = (*tx)(nil)
@@ -175,13 +181,33 @@ func (s *Store) begin(orgID string) *tx {
 	return &tx{s: s, o: c, first: cloneSettings(c.settings)}
 }
 
-// writable answers directory.ErrNoOrg for a write to an organization that does not exist, as a
-// foreign key would.
-func (t *tx) writable() error {
+// send is how a read, or a write sent at once, begins: the queued writes go first, and the
+// failure of one is its answer.
+func (t *tx) send() error {
+	return t.queued
+}
+
+// sendWrite is send for a write: it answers directory.ErrNoOrg for an organization that does
+// not exist, as a foreign key would.
+func (t *tx) sendWrite() error {
+	if t.queued != nil {
+		return t.queued
+	}
 	if t.missing {
 		return directory.ErrNoOrg
 	}
 	return nil
+}
+
+// queue runs a write the postgres store queues: its failure is kept for the next send.
+func (t *tx) queue(write func() error) {
+	if t.queued == nil {
+		if t.missing {
+			t.queued = directory.ErrNoOrg
+			return
+		}
+		t.queued = write()
+	}
 }
 
 func newOrg(settings directory.Org) *org {

@@ -37,6 +37,9 @@ func (t *tx) Org() (*directory.Org, error) {
 // LockOrg implements directory.Tx. Transactions are serialised already; the settings are the
 // current ones, the transaction's own changes included.
 func (t *tx) LockOrg() (*directory.Org, error) {
+	if err := t.send(); err != nil {
+		return nil, err
+	}
 	if t.missing {
 		return nil, directory.ErrNoOrg
 	}
@@ -46,6 +49,9 @@ func (t *tx) LockOrg() (*directory.Org, error) {
 
 // NestedMemberships implements directory.Tx.
 func (t *tx) NestedMemberships() (int, error) {
+	if err := t.send(); err != nil {
+		return 0, err
+	}
 	n := 0
 	for _, g := range t.o.groups {
 		for _, kind := range g.members {
@@ -59,10 +65,10 @@ func (t *tx) NestedMemberships() (int, error) {
 
 // SetNestedGroups implements directory.Tx.
 func (t *tx) SetNestedGroups(enabled bool) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	t.o.settings.NestedGroups = enabled
+	t.queue(func() error {
+		t.o.settings.NestedGroups = enabled
+		return nil
+	})
 	return nil
 }
 
@@ -174,6 +180,9 @@ func (o *org) userNamed(name, except string) *user {
 
 // LockUser implements directory.Tx.
 func (t *tx) LockUser(id string) (*directory.User, error) {
+	if err := t.send(); err != nil {
+		return nil, err
+	}
 	u, ok := t.o.users[id]
 	if !ok {
 		return nil, directory.ErrNotFound
@@ -183,6 +192,9 @@ func (t *tx) LockUser(id string) (*directory.User, error) {
 
 // ExistingUsers implements directory.Tx.
 func (t *tx) ExistingUsers(ids []string) ([]string, error) {
+	if err := t.send(); err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, id := range ids {
 		if _, ok := t.o.users[id]; ok && !slices.Contains(out, id) {
@@ -230,50 +242,50 @@ func stored(u *directory.User) directory.User {
 
 // InsertUser implements directory.Tx.
 func (t *tx) InsertUser(u *directory.User) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	if _, ok := t.o.users[u.ID]; ok {
-		return fmt.Errorf("memstore: user %s exists already", u.ID)
-	}
-	if err := t.o.checkUser(u); err != nil {
-		return err
-	}
-	t.s.accounts++
-	at := now()
-	u.Version, u.Created, u.LastModified, u.AccountID = 1, at, at, t.s.accounts
-	t.o.seq++
-	t.o.users[u.ID] = &user{User: stored(u), seq: t.o.seq}
+	t.queue(func() error {
+		if _, ok := t.o.users[u.ID]; ok {
+			return fmt.Errorf("memstore: user %s exists already", u.ID)
+		}
+		if err := t.o.checkUser(u); err != nil {
+			return err
+		}
+		t.s.accounts++
+		at := now()
+		u.Version, u.Created, u.LastModified, u.AccountID = 1, at, at, t.s.accounts
+		t.o.seq++
+		t.o.users[u.ID] = &user{User: stored(u), seq: t.o.seq}
+		return nil
+	})
 	return nil
 }
 
 // UpdateUser implements directory.Tx: the profile, the direct grants, the sign-in address and a
 // new password hash are written; the effective grants are SetEffective's.
 func (t *tx) UpdateUser(before, u *directory.User) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	cur, ok := t.o.users[u.ID]
-	if !ok {
-		return directory.ErrNotFound
-	}
-	if err := t.o.checkUser(u); err != nil {
-		return err
-	}
-	next := stored(u)
-	next.AccountID, next.Created, next.Effective = cur.AccountID, cur.Created, cur.Effective
-	if next.PasswordHash == "" {
-		next.PasswordHash = cur.PasswordHash
-	}
-	next.Version, next.LastModified = cur.Version+1, now()
-	u.Version, u.LastModified = next.Version, next.LastModified
-	cur.User = next
+	t.queue(func() error {
+		cur, ok := t.o.users[u.ID]
+		if !ok {
+			return directory.ErrNotFound
+		}
+		if err := t.o.checkUser(u); err != nil {
+			return err
+		}
+		next := stored(u)
+		next.AccountID, next.Created, next.Effective = cur.AccountID, cur.Created, cur.Effective
+		if next.PasswordHash == "" {
+			next.PasswordHash = cur.PasswordHash
+		}
+		next.Version, next.LastModified = cur.Version+1, now()
+		u.Version, u.LastModified = next.Version, next.LastModified
+		cur.User = next
+		return nil
+	})
 	return nil
 }
 
 // ClearManager implements directory.Tx.
 func (t *tx) ClearManager(id string) ([]string, error) {
-	if err := t.writable(); err != nil {
+	if err := t.sendWrite(); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -303,45 +315,45 @@ func dropManager(doc map[string]any) {
 // and queued notifications goes; audit records about it or by it, and records whose changes
 // name it, keep the pseudonym in its place; a tombstone remains.
 func (t *tx) PurgeUser(p directory.Purge) error {
-	if err := t.writable(); err != nil {
-		return err
-	}
-	t.o.notices = slices.DeleteFunc(t.o.notices, func(n directory.Notice) bool { return n.UserID == p.UserID })
-	audit := make([]auditRecord, len(t.o.audit))
-	for i, r := range t.o.audit {
-		if r.entry.ResourceID == p.UserID {
-			r.entry.ResourceID, r.changes = p.Pseudonym, "{}"
+	t.queue(func() error {
+		t.o.notices = slices.DeleteFunc(t.o.notices, func(n directory.Notice) bool { return n.UserID == p.UserID })
+		audit := make([]auditRecord, len(t.o.audit))
+		for i, r := range t.o.audit {
+			if r.entry.ResourceID == p.UserID {
+				r.entry.ResourceID, r.changes = p.Pseudonym, "{}"
+			}
+			if r.entry.ActorUserID == p.UserID {
+				r.entry.ActorUserID = p.Pseudonym
+			}
+			r.changes = strings.ReplaceAll(r.changes, p.UserID, p.Pseudonym)
+			audit[i] = r
 		}
-		if r.entry.ActorUserID == p.UserID {
-			r.entry.ActorUserID = p.Pseudonym
+		t.o.audit = audit
+		delete(t.o.users, p.UserID)
+		for _, u := range t.o.users {
+			// The foreign key's ON DELETE SET NULL, for a reference ClearManager did not see.
+			if managerOf(u.Doc) == p.UserID {
+				dropManager(u.Doc)
+			}
 		}
-		r.changes = strings.ReplaceAll(r.changes, p.UserID, p.Pseudonym)
-		audit[i] = r
-	}
-	t.o.audit = audit
-	delete(t.o.users, p.UserID)
-	for _, u := range t.o.users {
-		// The foreign key's ON DELETE SET NULL, for a reference ClearManager did not see.
-		if managerOf(u.Doc) == p.UserID {
-			dropManager(u.Doc)
+		for _, g := range t.o.groups {
+			if g.members[p.UserID] == directory.MemberUser {
+				delete(g.members, p.UserID)
+			}
 		}
-	}
-	for _, g := range t.o.groups {
-		if g.members[p.UserID] == directory.MemberUser {
-			delete(g.members, p.UserID)
+		for w := range t.o.welcomes {
+			if w.UserID == p.UserID {
+				delete(t.o.welcomes, w)
+			}
 		}
-	}
-	for w := range t.o.welcomes {
-		if w.UserID == p.UserID {
-			delete(t.o.welcomes, w)
+		for id, tk := range t.o.tokens {
+			if tk.IssuerUserID == p.UserID {
+				delete(t.o.tokens, id)
+			}
 		}
-	}
-	for id, tk := range t.o.tokens {
-		if tk.IssuerUserID == p.UserID {
-			delete(t.o.tokens, id)
-		}
-	}
-	t.o.tombstones = append(t.o.tombstones, Tombstone{ResourceType: "User", ResourceID: p.UserID, Pseudonym: p.Pseudonym,
-		TokenID: p.TokenID, ActorUserID: p.ActorUserID, RequestID: p.RequestID, At: now()})
+		t.o.tombstones = append(t.o.tombstones, Tombstone{ResourceType: "User", ResourceID: p.UserID, Pseudonym: p.Pseudonym,
+			TokenID: p.TokenID, ActorUserID: p.ActorUserID, RequestID: p.RequestID, At: now()})
+		return nil
+	})
 	return nil
 }
