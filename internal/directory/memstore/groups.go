@@ -31,7 +31,7 @@ func groupDoc(doc map[string]any) map[string]any {
 func (o *org) groupNamed(name any, except string) *group {
 	n, _ := name.(string)
 	for _, g := range o.groups {
-		if g.ID != except && strings.ToLower(displayName(g)) == strings.ToLower(n) {
+		if g.ID != except && strings.EqualFold(displayName(g), n) {
 			return g
 		}
 	}
@@ -78,22 +78,19 @@ func (s *Store) Groups(ctx context.Context, orgID string, q directory.Query) ([]
 // EachMember implements directory.Store: members by id within each group, each with its
 // display: a user's displayName, else its userName; a group's displayName.
 func (s *Store) EachMember(ctx context.Context, orgID string, groups []string, fn func(group string, m directory.Member) error) error {
-	s.mu.Lock()
-	o, ok := s.orgs[orgID]
-	var out []struct {
+	type member struct {
 		group string
 		m     directory.Member
 	}
-	for _, id := range groups {
-		g, found := o.groups[id]
-		if !ok || !found {
-			continue
-		}
-		for _, m := range o.members(g, slices.Sorted(maps.Keys(g.members))) {
-			out = append(out, struct {
-				group string
-				m     directory.Member
-			}{id, m})
+	var out []member
+	s.mu.Lock()
+	if o, ok := s.orgs[orgID]; ok {
+		for _, id := range groups {
+			if g, ok := o.groups[id]; ok {
+				for _, m := range o.members(g, slices.Sorted(maps.Keys(g.members))) {
+					out = append(out, member{id, m})
+				}
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -91,7 +92,7 @@ func (t *tx) Notify(notices ...directory.Notice) {
 func cloneNotices(notices []directory.Notice) []directory.Notice {
 	out := slices.Clone(notices)
 	for i := range out {
-		out[i].Data = cloneMap(out[i].Data)
+		out[i].Data = maps.Clone(out[i].Data)
 	}
 	return out
 }

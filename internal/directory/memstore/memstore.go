@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -223,7 +224,7 @@ func (o *org) clone() *org {
 		c.users[id] = &user{User: cloneUser(&u.User), seq: u.seq}
 	}
 	for id, g := range o.groups {
-		c.groups[id] = &group{Resource: cloneResource(&g.Resource), seq: g.seq, members: cloneMap(g.members)}
+		c.groups[id] = &group{Resource: cloneResource(&g.Resource), seq: g.seq, members: maps.Clone(g.members)}
 	}
 	for id, m := range o.mappings {
 		c.mappings[id] = cloneMapping(m)
@@ -231,20 +232,12 @@ func (o *org) clone() *org {
 	for id, tk := range o.tokens {
 		c.tokens[id] = &token{Token: cloneToken(tk.Token), hash: slices.Clone(tk.hash)}
 	}
-	c.welcomes = cloneMap(o.welcomes)
+	c.welcomes = maps.Clone(o.welcomes)
 	// Records are never changed in place, only replaced: copying the slices is enough.
 	c.audit = slices.Clone(o.audit)
 	c.notices = slices.Clone(o.notices)
 	c.events = slices.Clone(o.events)
 	c.tombstones = slices.Clone(o.tombstones)
-	return c
-}
-
-func cloneMap[K comparable, V any](m map[K]V) map[K]V {
-	c := make(map[K]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
 	return c
 }
 
@@ -293,7 +286,8 @@ func cloneToken(t directory.Token) directory.Token {
 }
 
 // Setup and inspection, for tests: what an operator's tools would set up, and what the
-// directory stored.
+// directory stored. Like every method of Store they take its mutex: call them outside a
+// function given to Update.
 
 // AddOrg creates an organization with the settings given (an ID is made when o.ID is empty)
 // and returns its ID. Domains are kept lower-case and sorted, products sorted, as the postgres

@@ -171,7 +171,7 @@ func (s *Store) TakenUserNames(ctx context.Context, orgID string, names []string
 // index users_user_name_key compares (lower-cased).
 func (o *org) userNamed(name, except string) *user {
 	for _, u := range o.users {
-		if n, _ := u.Doc["userName"].(string); u.ID != except && strings.ToLower(n) == strings.ToLower(name) {
+		if n, _ := u.Doc["userName"].(string); u.ID != except && strings.EqualFold(n, name) {
 			return u
 		}
 	}
