@@ -70,6 +70,7 @@ func TestAdminsCannotChangeTheirOwnRolesNorSuspendOrDeleteThemselves(t *testing.
 			return err
 		})
 	}, suspend)
+	f.refused(scimerr.KindForbidden, "", func() error { _, err := f.dir.SetActive(f.ctx, me, ada, false); return err }, suspend)
 	for _, id := range []string{ada, strings.ToUpper(ada)} {
 		f.refused(scimerr.KindForbidden, "", func() error { return f.dir.DeleteUser(f.ctx, me, id, directory.Precondition{}) },
 			"you cannot delete yourself")
@@ -183,6 +184,7 @@ func TestTheLastActiveAdminStays(t *testing.T) {
 			return err
 		},
 		func() error { return f.dir.DeleteUser(f.ctx, f.op, boss, directory.Precondition{}) },
+		func() error { _, err := f.dir.SetActive(f.ctx, f.op, boss, false); return err },
 		func() error {
 			return f.dir.Atomically(f.ctx, f.op, func(o *directory.Ops) error {
 				_, err := o.PatchUser(boss, ops(t, `{"op":"replace","path":"active","value":false}`))
@@ -385,6 +387,7 @@ func TestAdminReadOnlyActorsCannotWrite(t *testing.T) {
 			return err
 		})
 		no(func() error { return f.dir.DeleteUser(f.ctx, a, boss, directory.Precondition{}) })
+		no(func() error { _, err := f.dir.SetActive(f.ctx, a, boss, false); return err })
 		no(func() error { _, err := f.dir.CreateGroup(f.ctx, a, map[string]any{"displayName": "G"}); return err })
 		no(func() error {
 			_, err := f.dir.ReplaceGroup(f.ctx, a, group, map[string]any{"displayName": "G"}, directory.Precondition{})

@@ -114,6 +114,18 @@ func TestSuspensionClearsGrantsAndKeepsGrantChangesPending(t *testing.T) {
 	require.NoError(t, err)
 	f.requireSuspended(ada, r, g("admin", "admin", "meeting", "webinar"))
 
+	// The operator's reactivate and suspend commands are changes of active like any other.
+	r, err = f.dir.SetActive(f.ctx, f.op, ada, true)
+	require.NoError(t, err)
+	require.Equal(t, g("admin", "admin", "meeting", "training", "webinar"), f.effective(ada))
+	require.Equal(t, directory.StatusActive, ext(r)["status"])
+	r, err = f.dir.SetActive(f.ctx, f.op, ada, false)
+	require.NoError(t, err)
+	f.requireSuspended(ada, r, none)
+	r = f.mustPatch(ada, `{"op":"replace","value":{"urn:scimd:schemas:extension:2.0:User:orgRole":"admin","urn:scimd:schemas:extension:2.0:User:accountRole":"admin",
+		"urn:scimd:schemas:extension:2.0:User:products":["meeting","webinar"]}}`)
+	f.requireSuspended(ada, r, g("admin", "admin", "meeting", "webinar"))
+
 	// Okta reactivates: the pending grants apply, and the groups' again.
 	r = f.mustPatch(ada, `{"op":"replace","value":{"active":true}}`)
 	require.Equal(t, g("admin", "admin", "meeting", "webinar"), f.direct(ada))
@@ -123,7 +135,7 @@ func TestSuspensionClearsGrantsAndKeepsGrantChangesPending(t *testing.T) {
 	require.Equal(t, anyList("meeting", "training", "webinar"), ext(r)["products"])
 	audit = f.auditOf(ada)
 	require.Equal(t, directory.ActionReactivate, audit[len(audit)-1].Action)
-	require.Len(t, f.notices(directory.KindReactivated), 1)
+	require.Len(t, f.notices(directory.KindReactivated), 2)
 	_, err = f.dir.Authenticate(f.ctx, token, time.Now())
 	requireErr(t, err, scimerr.KindUnauthorized)
 }
@@ -146,6 +158,9 @@ func TestSuspendingRequestsEndWithNoProducts(t *testing.T) {
 		"PUT with active false and products": func(f *fixture, id string) (*directory.Resource, error) {
 			return f.dir.ReplaceUser(f.ctx, f.op, id, doc(f.t, `{"userName":"ada@example.com","active":false,
 				"urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin","products":["meeting","openvoice"]}}`), directory.Precondition{})
+		},
+		"the operator's suspend command": func(f *fixture, id string) (*directory.Resource, error) {
+			return f.dir.SetActive(f.ctx, f.op, id, false)
 		},
 		"Bulk's transaction": func(f *fixture, id string) (*directory.Resource, error) {
 			var r *directory.Resource
