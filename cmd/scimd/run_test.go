@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/eventually"
 )
 
 // env returns a getenv that knows only DATABASE_URL.
@@ -46,18 +47,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestMigrateConcurrently(t *testing.T) {
@@ -119,7 +108,7 @@ func startServeWith(t *testing.T, dbURL string, stderr io.Writer, extra ...strin
 	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0"}, extra...)
 	go func() { done <- run(ctx, args, env(dbURL), out, stderr) }()
 	var base string
-	eventually(t, "the SCIM base URL line", func() bool {
+	eventually.Holds(t, "the SCIM base URL line", func() bool {
 		select {
 		case err := <-done:
 			cancel()
@@ -260,7 +249,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	eventually(t, "the listener to close", func() bool {
+	eventually.Holds(t, "the listener to close", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
@@ -324,7 +313,7 @@ func TestServeDemo(t *testing.T) {
 	demo := func() (string, string, string, func() error) {
 		base, out, stop := startServe(t, dbURL, "--demo")
 		var org, token string
-		eventually(t, "the demo token", func() bool {
+		eventually.Holds(t, "the demo token", func() bool {
 			for _, line := range strings.Split(out.String(), "\n") {
 				if rest, ok := strings.CutPrefix(line, "demo organization "); ok {
 					org, token, _ = strings.Cut(rest, ", token: ")
