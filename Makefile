@@ -20,8 +20,9 @@ run: build ## Migrate DATABASE_URL (creating it), create the demo org, print bas
 test: ## Run every test against the local PostgreSQL (TEST_DATABASE_URL).
 	go test -race -count=1 ./...
 
-lint: ## gofmt, go vet and staticcheck.
+lint: ## gofmt, go mod tidy (go.mod and go.sum as tidy leaves them), go vet and staticcheck.
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+	@go mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
