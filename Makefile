@@ -25,11 +25,11 @@ test: ## Start PostgreSQL if needed and run every test against it (TEST_DATABASE
 	@url="$${TEST_DATABASE_URL:-}"; if [ -z "$$url" ]; then url="$$(.ci/postgres test)" || exit 1; fi; \
 	echo "TEST_DATABASE_URL=$$url"; TEST_DATABASE_URL="$$url" go test -race -count=1 ./...
 
-lint: ## gofmt, go vet, staticcheck and a tidy go.mod.
+lint: ## gofmt, go mod tidy (go.mod and go.sum as tidy leaves them), go vet and staticcheck.
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+	@go mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
-	go mod tidy -diff
 
 conformance: build ## Run Okta's SCIM 2.0 spec test against a fresh scimd and database.
 	.ci/conformance

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/eventually"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 )
 
@@ -277,19 +278,20 @@ func serveAdmin(t *testing.T, env map[string]string) string {
 		require.NoError(t, <-done)
 	})
 	re := regexp.MustCompile(`SCIM base URL: (http://\S+)/scim/v2`)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
+	var root string
+	eventually.Holds(t, "serve to start", func() bool {
 		select {
 		case err := <-done:
+			done <- err // for the cleanup, which waits for run's result
 			t.Fatalf("serve ended: %v", err)
 		default:
 		}
-		require.True(t, time.Now().Before(deadline), "serve did not start")
-		time.Sleep(10 * time.Millisecond)
-	}
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			root = m[1]
+		}
+		return root != ""
+	})
+	return root
 }
 
 func adminGet(t *testing.T, url, token string) (int, string) {

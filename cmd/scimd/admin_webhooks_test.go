@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/scimd/scimd/internal/eventually"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 	"github.com/scimd/scimd/internal/webhook"
 )
@@ -95,7 +96,7 @@ func TestServeDeliversWebhooks(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve delivered no webhook")
 	}
-	eventually(t, "the delivery marked delivered", func() bool {
+	eventually.Holds(t, "the delivery marked delivered", func() bool {
 		return orgstest.Count(t, c.pool, `SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NOT NULL`) == 1
 	})
 	require.NoError(t, stop())

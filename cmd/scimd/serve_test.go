@@ -33,6 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/eventually"
 )
 
 // Not parallel: it sets the package's version variable, which parallel tests read.
@@ -173,12 +174,12 @@ func TestServeShutdownOrder(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.stop() }()
 
-	eventually(t, "/readyz to answer 503", func() bool { return getStatus(p.root+"/readyz") == http.StatusServiceUnavailable })
+	eventually.Holds(t, "/readyz to answer 503", func() bool { return getStatus(p.root+"/readyz") == http.StatusServiceUnavailable })
 	code, body := httpGet(t, p.base+"/Users", token)
 	require.Equal(t, http.StatusOK, code, "requests are served during the drain: %s", body)
 	require.True(t, listening(addr))
 
-	eventually(t, "the listener to close after the drain", func() bool { return !listening(addr) })
+	eventually.Holds(t, "the listener to close after the drain", func() bool { return !listening(addr) })
 	select {
 	case err := <-stopped:
 		t.Fatalf("serve returned (%v) before its in-flight request finished", err)
@@ -231,7 +232,7 @@ func TestServeAdminListenerAndMetrics(t *testing.T) {
 	const adminToken = "admin-token-0123456789abcdef"
 	p := startServeProcess(t, env(dbURL), "--admin-addr", "127.0.0.1:0", "--admin-token", adminToken, "--db-max-conns", "7")
 	var admin string
-	eventually(t, "the admin listener line", func() bool {
+	eventually.Holds(t, "the admin listener line", func() bool {
 		m := regexp.MustCompile(`admin API and metrics: (\S+)`).FindStringSubmatch(p.out.String())
 		if m != nil {
 			admin = m[1]
@@ -431,7 +432,7 @@ func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 
 	writeCert(t, dir, 2)
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
-	eventually(t, "the reloaded certificate", func() bool {
+	eventually.Holds(t, "the reloaded certificate", func() bool {
 		c := newClient()
 		defer c.CloseIdleConnections()
 		serial, _ := get(c)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/scimd/scimd/internal/eventually"
 )
 
 // scimCall sends a SCIM request with a bearer token and returns the status and decoded body.
@@ -83,7 +85,7 @@ func TestTokenCacheAcrossProcesses(t *testing.T) {
 		}
 	}
 	// Wait for both listeners, then warm both caches.
-	eventually(t, "both processes authenticate", func() bool {
+	eventually.Holds(t, "both processes authenticate", func() bool {
 		return ok(baseA, adaToken) && ok(baseB, adaToken) && ok(baseA, serviceToken) && ok(baseB, serviceToken)
 	})
 
@@ -110,7 +112,7 @@ func TestTokenCacheAcrossProcesses(t *testing.T) {
 	_, err = c.pool.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE application_name = 'scimd token listener'`)
 	require.NoError(t, err)
-	eventually(t, "the warning", func() bool { return strings.Contains(logB.String(), "token cache off") })
+	eventually.Holds(t, "the warning", func() bool { return strings.Contains(logB.String(), "token cache off") })
 	require.True(t, ok(baseB, operator), "without the cache, tokens are read from the database")
 
 	// Deleting the organization stops its tokens on both.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/scimd/scimd/internal/eventually"
 	"github.com/scimd/scimd/internal/notify/smtptest"
 )
 
@@ -37,7 +38,7 @@ func TestWorkerCommand(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"scimd", "worker", "--poll", "20ms"}, func(k string) string { return env[k] }, &stdout, &stderr)
 	}()
-	eventually(t, "the notification delivered", func() bool { return len(srv.Messages()) == 1 })
+	eventually.Holds(t, "the notification delivered", func() bool { return len(srv.Messages()) == 1 })
 	m := srv.Messages()[0]
 	require.Equal(t, "Bienvenue dans Meeting", m.Subject)
 	require.Equal(t, "it@acme.example", m.From)
@@ -96,7 +97,7 @@ func TestServeRunsWorker(t *testing.T) {
 	queueNotification(t, c, org, "gunter@acme.example", "de", "suspended", `{}`)
 	_, out, stop := startServe(t, c.env["DATABASE_URL"], "--smtp-url", srv.URL("", "", ""), "--poll", "20ms",
 		"--mail-from", "it@acme.example")
-	eventually(t, "the notification delivered", func() bool { return len(srv.Messages()) == 1 })
+	eventually.Holds(t, "the notification delivered", func() bool { return len(srv.Messages()) == 1 })
 	require.Equal(t, "Ihr Konto bei Acme wurde gesperrt", srv.Messages()[0].Subject)
 	require.NoError(t, stop())
 	require.NotContains(t, out.String(), "gunter@")
@@ -104,7 +105,7 @@ func TestServeRunsWorker(t *testing.T) {
 	// Delivery resumes with the next serve.
 	queueNotification(t, c, org, "jan@acme.example", "nl", "reactivated", `{}`)
 	_, _, stop = startServe(t, c.env["DATABASE_URL"], "--smtp-url", srv.URL("", "", ""), "--poll", "20ms")
-	eventually(t, "the second notification delivered", func() bool { return len(srv.Messages()) == 2 })
+	eventually.Holds(t, "the second notification delivered", func() bool { return len(srv.Messages()) == 2 })
 	require.Equal(t, "Uw account bij Acme is opnieuw geactiveerd", srv.Messages()[1].Subject)
 	require.NoError(t, stop())
 }

@@ -227,7 +227,24 @@ func (s *Service) Atomically(ctx context.Context, a Actor, fn func(ops *Ops) err
 	if err := a.CanWrite(); err != nil {
 		return err
 	}
-	return s.update(ctx, a, func(tx Tx) error { return fn(&Ops{s: s, tx: tx, a: a}) })
+	err := s.update(ctx, a, func(tx Tx) error { return fn(&Ops{s: s, tx: tx, a: a}) })
+	return explainCommit(err)
+}
+
+// explainCommit turns what a store reports about Atomically's writes into the client's error.
+// A Tx may send writes only with a later read or the commit, so a constraint an operation
+// violated can surface after the operation returned, or in a later one that does not explain
+// it; which operation caused it is not known then.
+func explainCommit(err error) error {
+	switch {
+	case errors.Is(err, ErrUserNameTaken):
+		return scimerr.New(scimerr.KindConflict, scimerr.Uniqueness, "a userName these operations give is already taken in this organization")
+	case errors.Is(err, ErrDisplayNameTaken):
+		return scimerr.New(scimerr.KindConflict, scimerr.Uniqueness, "a Group displayName these operations give already exists in this organization")
+	case errors.Is(err, ErrNotLicensed), errors.Is(err, ErrGone):
+		return scimerr.New(scimerr.KindConflict, "", "a product, user or group these operations refer to was withdrawn or deleted while the request ran; retry it")
+	}
+	return err
 }
 
 // CreateUser is Service.CreateUser in the transaction.
@@ -283,9 +300,17 @@ func (o *Ops) PatchUser(id string, ops []patch.Operation) (*Resource, error) {
 
 // PatchGroup is Service.PatchGroup in the transaction.
 func (o *Ops) PatchGroup(id string, ops []patch.Operation) (*Resource, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return nil, groupNotFound(id)
+	}
 	g, err := o.s.editGroup(o.tx, o.a, id, o.s.patchGroupEdit(ops, Precondition{}))
 	if err != nil && !errors.Is(err, errUnchanged) {
-		return nil, explainGroup(err, id, nil)
+		var doc map[string]any
+		if g != nil {
+			doc = g.Doc
+		}
+		return nil, explainGroup(err, id, doc)
 	}
 	return g, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/eventually"
 	"github.com/scimd/scimd/internal/notify"
 	"github.com/scimd/scimd/internal/notify/smtptest"
 	"github.com/scimd/scimd/internal/postgres"
@@ -107,17 +108,6 @@ func startWorker(t *testing.T, pool *pgxpool.Pool, srv *smtptest.Server, cfg not
 	return stop
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // messageIDs counts the messages received per notification id (from the Message-ID).
 func messageIDs(t *testing.T, msgs []smtptest.Message) map[string]int {
 	t.Helper()
@@ -150,7 +140,7 @@ func TestWorkerDeliversInTheUsersLanguage(t *testing.T) {
 			"Bienvenue dans OpenVoice", "Vous avez désormais accès à OpenVoice grâce à Acme"},
 	}
 	stop := startWorker(t, o.pool, srv, notify.Config{From: "Acme IT <it@acme.example>"})
-	eventually(t, "every notification sent", func() bool { return o.unsent() == 0 })
+	eventually.Holds(t, "every notification sent", func() bool { return o.unsent() == 0 })
 	require.NoError(t, stop())
 
 	msgs := srv.Messages()
@@ -192,11 +182,11 @@ func TestWorkerSurvivesSMTPOutage(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{})
 	stop := startWorker(t, o.pool, srv, notify.Config{RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, BatchSize: 3})
 	first := o.queueMany(10)
-	eventually(t, "the first notifications sent", func() bool { return o.unsent() == 0 })
+	eventually.Holds(t, "the first notifications sent", func() bool { return o.unsent() == 0 })
 
 	srv.Stop()
 	second := o.queueMany(10)
-	eventually(t, "every queued notification to fail at least twice", func() bool {
+	eventually.Holds(t, "every queued notification to fail at least twice", func() bool {
 		var n int
 		require.NoError(t, o.pool.QueryRow(context.Background(), `SELECT count(*) FROM notifications
 			WHERE sent_at IS NULL AND attempts >= 2`).Scan(&n))
@@ -215,7 +205,7 @@ func TestWorkerSurvivesSMTPOutage(t *testing.T) {
 	require.NoError(t, rows.Err())
 
 	srv.Restart()
-	eventually(t, "every notification sent after the outage", func() bool { return o.unsent() == 0 })
+	eventually.Holds(t, "every notification sent after the outage", func() bool { return o.unsent() == 0 })
 	require.NoError(t, stop())
 	got := messageIDs(t, srv.Messages())
 	require.Len(t, got, len(first)+len(second))
@@ -237,7 +227,7 @@ func TestTwoWorkersNeverSendTwice(t *testing.T) {
 	cfg := notify.Config{BatchSize: 5}
 	stop1 := startWorker(t, o.pool, srv, cfg)
 	stop2 := startWorker(t, pool2, srv, cfg)
-	eventually(t, "every notification sent", func() bool { return o.unsent() == 0 })
+	eventually.Holds(t, "every notification sent", func() bool { return o.unsent() == 0 })
 	require.NoError(t, stop1())
 	require.NoError(t, stop2())
 
@@ -271,7 +261,7 @@ func TestWorkerRecordsFailuresWithoutPersonalData(t *testing.T) {
 	logs := &lockedBuffer{}
 	stop := startWorker(t, o.pool, srv, notify.Config{RetryBase: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	eventually(t, "the good notification sent and the others tried", func() bool {
+	eventually.Holds(t, "the good notification sent and the others tried", func() bool {
 		var n int
 		require.NoError(t, o.pool.QueryRow(context.Background(), `SELECT count(*) FROM notifications WHERE attempts > 0`).Scan(&n))
 		return n == 4
@@ -316,7 +306,7 @@ func TestWorkerStopsOnCancel(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Delay: 20 * time.Millisecond})
 	o.queueMany(50)
 	stop := startWorker(t, o.pool, srv, notify.Config{BatchSize: 10})
-	eventually(t, "some notifications sent", func() bool { return len(srv.Messages()) >= 3 })
+	eventually.Holds(t, "some notifications sent", func() bool { return len(srv.Messages()) >= 3 })
 	start := time.Now()
 	require.NoError(t, stop())
 	require.Less(t, time.Since(start), 2*time.Second)
@@ -326,7 +316,7 @@ func TestWorkerStopsOnCancel(t *testing.T) {
 
 	// Another worker picks up the rest.
 	startWorker(t, o.pool, srv, notify.Config{})
-	eventually(t, "the rest sent", func() bool { return o.unsent() == 0 })
+	eventually.Holds(t, "the rest sent", func() bool { return o.unsent() == 0 })
 	got := messageIDs(t, srv.Messages())
 	require.Len(t, got, 50)
 	for id, n := range got {

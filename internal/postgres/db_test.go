@@ -31,18 +31,36 @@ func TestPoolOptions(t *testing.T) {
 	})
 
 	t.Run("statement timeout", func(t *testing.T) {
-		pool, err := postgres.Connect(ctx, url, false, postgres.Options{MaxConns: 2, StatementTimeout: 20 * time.Millisecond})
+		pool, err := postgres.Connect(ctx, url, false, postgres.Options{MaxConns: 2, StatementTimeout: 100 * time.Millisecond})
 		require.NoError(t, err)
 		defer pool.Close()
 		require.Equal(t, int32(2), pool.Config().MaxConns)
 		_, err = pool.Exec(ctx, "SELECT pg_sleep(2)")
 		require.Error(t, err)
 		require.True(t, postgres.Unavailable(err), "%v", err)
-		// Migrations are not held to it.
-		require.NoError(t, postgres.Migrate(ctx, pool))
+
+		// Migrations are not held to it: here another process holds the migration lock for
+		// longer than the timeout.
+		other, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer other.Close(ctx)
+		const migrationLock = 0x5c1_3d // postgres.migrationLock
+		_, err = other.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock)
+		require.NoError(t, err)
+		unlocked := make(chan struct{})
+		go func() {
+			defer close(unlocked)
+			time.Sleep(400 * time.Millisecond)
+			_, _ = other.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrationLock)
+		}()
+		start := time.Now()
+		err = postgres.Migrate(ctx, pool)
+		<-unlocked
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, time.Since(start), 400*time.Millisecond, "Migrate waited for the lock")
 		var st string
 		require.NoError(t, pool.QueryRow(ctx, "SHOW statement_timeout").Scan(&st))
-		require.Equal(t, "20ms", st, "and the migration's connection gets it back")
+		require.Equal(t, "100ms", st, "and the migration's connection gets it back")
 	})
 
 	t.Run("no statement timeout", func(t *testing.T) {

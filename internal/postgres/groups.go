@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -70,35 +71,68 @@ func (s *Store) Groups(ctx context.Context, org string, q directory.Query) ([]*d
 	return list(ctx, s.pool, &s.groups.table, "SELECT "+groupColumns+" FROM groups g", org, q, scanGroup)
 }
 
+// memberChunk is how many members of a group EachMember reads at a time.
+const memberChunk = 1000
+
 // EachMember implements directory.Store: it streams the members of the given groups, group by
-// group in the order given, without holding them in memory.
+// group in the order given, by member id. Members are read memberChunk per group at a time:
+// the first chunk of every group in one round trip, then the rest of a larger group chunk by
+// chunk, each through the primary key in order. Each read's connection goes back to the pool
+// before fn sees its rows, so fn may write to a slow client without holding a database
+// connection, and a group of any size costs bounded memory.
 func (s *Store) EachMember(ctx context.Context, org string, groups []string, fn func(group string, m directory.Member) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT m.group_id::text, m.member_id::text, m.member_type,
-			coalesce(u.display_name, u.user_name, mg.display_name)
-		FROM group_members m
-		LEFT JOIN users u ON u.org_id = m.org_id AND u.id = m.member_user
-		LEFT JOIN groups mg ON mg.org_id = m.org_id AND mg.id = m.member_group
-		WHERE m.org_id = $1 AND m.group_id = ANY($2::uuid[])
-		ORDER BY array_position($2::uuid[], m.group_id), m.member_id`, org, groups)
-	if err != nil {
+	firsts := make([][]directory.Member, len(groups))
+	b := &pgx.Batch{}
+	for i, g := range groups {
+		b.Queue(memberChunkSQL, org, g, "").Query(func(rows pgx.Rows) error {
+			var err error
+			firsts[i], err = pgx.CollectRows(rows, scanMember)
+			return err
+		})
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var g string
-		var m directory.Member
-		var display *string
-		if err := rows.Scan(&g, &m.Value, &m.Type, &display); err != nil {
-			return err
-		}
-		if display != nil {
-			m.Display = *display
-		}
-		if err := fn(g, m); err != nil {
-			return err
+	for i, g := range groups {
+		chunk := firsts[i]
+		for {
+			for _, m := range chunk {
+				if err := fn(g, m); err != nil {
+					return err
+				}
+			}
+			if len(chunk) < memberChunk {
+				break
+			}
+			rows, err := s.pool.Query(ctx, memberChunkSQL, org, g, chunk[len(chunk)-1].Value)
+			if err != nil {
+				return err
+			}
+			if chunk, err = pgx.CollectRows(rows, scanMember); err != nil {
+				return err
+			}
 		}
 	}
-	return rows.Err()
+	return nil
+}
+
+// memberChunkSQL reads the next memberChunk members of group $2 after member id $3 ("" for the
+// first).
+var memberChunkSQL = `SELECT m.member_id::text, m.member_type, coalesce(u.display_name, u.user_name, mg.display_name)
+	FROM group_members m
+	LEFT JOIN users u ON u.org_id = m.org_id AND u.id = m.member_user
+	LEFT JOIN groups mg ON mg.org_id = m.org_id AND mg.id = m.member_group
+	WHERE m.org_id = $1 AND m.group_id = $2 AND m.member_id > coalesce(nullif($3, '')::uuid, '00000000-0000-0000-0000-000000000000')
+	ORDER BY m.member_id LIMIT ` + strconv.Itoa(memberChunk)
+
+func scanMember(r pgx.CollectableRow) (directory.Member, error) {
+	var m directory.Member
+	var display *string
+	err := r.Scan(&m.Value, &m.Type, &display)
+	if display != nil {
+		m.Display = *display
+	}
+	return m, err
 }
 
 // Group implements directory.Tx.

@@ -194,38 +194,51 @@ func TestHighestRoleWins(t *testing.T) {
 	require.Equal(t, none, e.direct(p))
 }
 
+// Every way of taking a member out of a mapped group takes the mapped grants from that member
+// and from no other. Each case has a group of its own, so that no case depends on another's.
 func TestRemovingTheMemberTakesMappedGrants(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.license("meeting", "webinar")
-	gid := e.group("Mapped")
-	e.mapGroup(gid, "admin-readonly", "admin", "meeting")
-	stay := e.user("stay", nil)
 	mapped := gr("admin-readonly", "admin", "meeting")
-	for name, tc := range map[string]struct {
+	for _, tc := range []struct {
+		name   string
 		method string
-		body   func(u string) any
+		body   func(u, stay string) any
+		// cleared says the request removes every member, stay too.
+		cleared bool
 	}{
-		"remove by filter":  {http.MethodPatch, func(u string) any { return patchBody(op("remove", `members[value eq "`+u+`"]`, nil)) }},
-		"remove by value":   {http.MethodPatch, func(u string) any { return patchBody(op("Remove", "members", memberList(u))) }},
-		"clear":             {http.MethodPatch, func(string) any { return patchBody(op("remove", "members", nil)) }},
-		"replace":           {http.MethodPatch, func(string) any { return patchBody(op("replace", "members", memberList(stay))) }},
-		"pathless replace":  {http.MethodPatch, func(string) any { return patchBody(op("replace", "", map[string]any{"members": memberList(stay)})) }},
-		"put other members": {http.MethodPut, func(string) any { return map[string]any{"displayName": "Mapped", "members": memberList(stay)} }},
+		{"remove by filter", http.MethodPatch, func(u, _ string) any { return patchBody(op("remove", `members[value eq "`+u+`"]`, nil)) }, false},
+		{"remove by value", http.MethodPatch, func(u, _ string) any { return patchBody(op("Remove", "members", memberList(u))) }, false},
+		{"clear", http.MethodPatch, func(_, _ string) any { return patchBody(op("remove", "members", nil)) }, true},
+		{"replace", http.MethodPatch, func(_, stay string) any { return patchBody(op("replace", "members", memberList(stay))) }, false},
+		{"pathless replace", http.MethodPatch, func(_, stay string) any {
+			return patchBody(op("replace", "", map[string]any{"members": memberList(stay)}))
+		}, false},
+		{"put other members", http.MethodPut, func(_, stay string) any {
+			return map[string]any{"displayName": "Mapped", "members": memberList(stay)}
+		}, false},
 	} {
-		t.Run(name, func(t *testing.T) {
-			e := e.with(t)
-			u := e.user(name, nil)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.license("meeting", "webinar")
+			gid := e.group("Mapped")
+			e.mapGroup(gid, "admin-readonly", "admin", "meeting")
+			u, stay := e.user("leaving", nil), e.user("stay", nil)
 			e.must(http.StatusNoContent, http.MethodPatch, "/Groups/"+gid, patchBody(op("add", "members", memberList(u, stay))), nil)
 			e.requireGrants(u, mapped)
-			r := e.do(tc.method, "/Groups/"+gid, tc.body(u), nil)
+			r := e.do(tc.method, "/Groups/"+gid, tc.body(u, stay), nil)
 			require.Contains(t, []int{http.StatusOK, http.StatusNoContent}, r.Status, "%s", r.Raw)
-			require.NotContains(t, e.members(gid), u)
 			e.requireGrants(u, none)
 			require.Equal(t, none, e.direct(u))
+			if tc.cleared {
+				require.Equal(t, []string{}, e.members(gid))
+				e.requireGrants(stay, none)
+			} else {
+				require.Equal(t, []string{stay}, e.members(gid))
+				e.requireGrants(stay, mapped)
+			}
 		})
 	}
-	e.requireGrants(stay, mapped)
 }
 
 // An identity provider that reads a user and writes it back whole (Okta) sends the grants it

@@ -28,6 +28,7 @@ import (
 
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/eventually"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
@@ -280,17 +281,6 @@ func (l *userLock) terminateWaiter() {
 	require.True(l.t, terminated)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func patchDisplayName(name string) string {
 	return `{"schemas":["` + patchURN + `"],"Operations":[{"op":"replace","path":"displayName","value":"` + name + `"}]}`
 }
@@ -316,7 +306,7 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	lock.waitBlocked(1)
 	require.NoError(t, c.(*net.TCPConn).CloseWrite())
 
-	waitFor(t, "the access log line", func() bool { return strings.Contains(logs.String(), "status=499") })
+	eventually.Holds(t, "the access log line", func() bool { return strings.Contains(logs.String(), "status=499") })
 	lock.release()
 	log := logs.String()
 	require.Regexp(t, `level=INFO msg="client went away" .*request_id=gone-client-1`, log)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/eventually"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/webhook"
@@ -185,11 +186,6 @@ func requireSigned(t *testing.T, r received, secret, eventID, stored string) {
 	require.Equal(t, "account.purged", ev.Type)
 }
 
-func eventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	require.Eventually(t, cond, 10*time.Second, 10*time.Millisecond, msg)
-}
-
 func TestDeliverSignedEvent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -203,7 +199,7 @@ func TestDeliverSignedEvent(t *testing.T) {
 	r := next(t, got)
 	require.Equal(t, "/hooks/scimd", r.Path)
 	requireSigned(t, r, secret, eventID, stored)
-	eventually(t, func() bool { return f.row(ids[0]).Delivered }, "the delivery is marked delivered")
+	eventually.Holds(t, "the delivery is marked delivered", func() bool { return f.row(ids[0]).Delivered })
 	d := f.row(ids[0])
 	require.Equal(t, 1, d.Attempts)
 	require.Nil(t, d.LastError)
@@ -236,7 +232,7 @@ func TestRedeliverAfterFailure(t *testing.T) {
 	requireSigned(t, second, secret, eventID, stored)
 	require.GreaterOrEqual(t, second.At.Sub(first.At), base-20*time.Millisecond, "the retry waits for the backoff")
 
-	eventually(t, func() bool { return f.row(ids[0]).Delivered }, "the redelivery is marked delivered")
+	eventually.Holds(t, "the redelivery is marked delivered", func() bool { return f.row(ids[0]).Delivered })
 	d := f.row(ids[0])
 	require.Equal(t, 2, d.Attempts)
 	require.NotNil(t, d.LastError)
@@ -350,7 +346,7 @@ func TestWorkersNeverOverlap(t *testing.T) {
 	for range 4 {
 		start(t, webhook.NewWorker(f.queue, webhook.Config{Poll: time.Millisecond, BatchSize: 3, Logger: quiet}))
 	}
-	eventually(t, func() bool { return f.undelivered() == 0 }, "every delivery is made")
+	eventually.Holds(t, "every delivery is made", func() bool { return f.undelivered() == 0 })
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -1,0 +1,54 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Clients that ask for a huge group and never read must not hold database connections while
+// scimd waits to write to them: another organization's requests stay fast.
+func TestStalledReadersLeaveOthersFast(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := e.otherOrg()
+	ctx := context.Background()
+	gid := e.group("Everyone")
+	_, err := e.pool.Exec(ctx, `WITH u AS (
+			INSERT INTO users (org_id, id, user_name, display_name)
+			SELECT $1, gen_random_uuid(), 'member-' || i || '@example.com', 'A member with a long enough display name ' || i
+			FROM generate_series(1, 20000) i RETURNING id)
+		INSERT INTO group_members (org_id, group_id, member_id, member_type) SELECT $1, $2, id, 'User' FROM u`, e.org, gid)
+	require.NoError(t, err)
+
+	stalled := 3 * int(e.pool.Config().MaxConns)
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	for range stalled {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(1024))
+		_, err = fmt.Fprintf(conn, "GET /scim/v2/Groups/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", gid, addr, e.token)
+		require.NoError(t, err)
+	}
+	time.Sleep(500 * time.Millisecond) // the stalled requests are being written
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 5 {
+		req, err := http.NewRequest(http.MethodGet, other.srv.URL+"/scim/v2/Users?count=10", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+other.token)
+		start := time.Now()
+		res, err := client.Do(req)
+		require.NoError(t, err, "another organization's request waited on the stalled readers")
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Less(t, time.Since(start), 2*time.Second, "another organization's request waited on the stalled readers")
+	}
+	require.Less(t, e.pool.Stat().AcquiredConns(), int32(stalled), "no connection is held for a stalled reader")
+}
