@@ -303,6 +303,14 @@ func (mc *memberChange) users(tx Tx) ([]string, error) {
 		}
 	}
 	if len(groups) > 0 {
+		// The users of a group added or removed are read under a lock of the group and the
+		// groups nested in it: a user added to one of them concurrently either committed
+		// before (and is read here) or waits, and then sees this change when it settles.
+		for _, g := range groups {
+			if _, err := tx.LockGroupTree(g); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+		}
 		nested, err := tx.UsersIn(groups)
 		if err != nil {
 			return nil, err

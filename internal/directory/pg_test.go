@@ -23,6 +23,7 @@ type pgFixture struct {
 	t          *testing.T
 	ctx        context.Context
 	pool       *pgxpool.Pool
+	store      *postgres.Store
 	dir        *directory.Service
 	org, other string
 }
@@ -36,7 +37,7 @@ func newPGFixture(t *testing.T) *pgFixture {
 	require.NoError(t, err)
 	dir, err := directory.New(store, reg)
 	require.NoError(t, err)
-	f := &pgFixture{t: t, ctx: context.Background(), pool: pool, dir: dir}
+	f := &pgFixture{t: t, ctx: context.Background(), pool: pool, store: store, dir: dir}
 	orgs := postgres.NewOrgs(pool)
 	tok, err := orgs.CreateOrg(f.ctx, "", "Acme", []string{"example.com"})
 	require.NoError(t, err)

@@ -124,6 +124,9 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, in TokenInput, now t
 			"issuer_user_id": t.IssuerUserID}))
 		return nil
 	})
+	if errors.Is(err, ErrGone) {
+		return nil, scimerr.Invalid("", "the issuer %s was deleted while the token was being issued", in.IssuerUserID)
+	}
 	if err != nil {
 		return nil, explainOrg(err, a.Org)
 	}

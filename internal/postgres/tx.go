@@ -108,8 +108,8 @@ func mapErr(err error) error {
 		switch pgErr.TableName {
 		case "user_products", "group_mapping_products":
 			return directory.ErrNotLicensed
-		case "group_members", "users":
-			// A member or a manager that was deleted while the change ran.
+		case "group_members", "users", "tokens":
+			// A member, a manager or a token's issuer that was deleted while the change ran.
 			return directory.ErrGone
 		}
 	case "40P01", "40001": // deadlock_detected, serialization_failure

@@ -67,8 +67,13 @@ func (pr Projection) Returns(p Path) bool {
 }
 
 // Apply returns doc with only the attributes the projection and each attribute's "returned"
-// characteristic allow. doc is a canonical document; "schemas" is always kept.
+// characteristic allow. doc is a canonical document; "schemas" is always kept. Without a
+// projection a canonical document holding no attribute that is never returned is returned as
+// it is: every other attribute of scimd's schemas is returned by default.
 func (rt *ResourceType) Apply(pr Projection, doc map[string]any) map[string]any {
+	if pr.Empty() && !rt.holdsNeverReturned(doc) {
+		return doc
+	}
 	out := map[string]any{}
 	for k, v := range doc {
 		if k == "schemas" {
@@ -165,4 +170,31 @@ func (pr Projection) project(p Path, v any) any {
 		return out
 	}
 	return v
+}
+
+// holdsNeverReturned reports whether doc holds a top-level attribute whose "returned" is never
+// (password), or one whose sub-attributes may be left out by default.
+func (rt *ResourceType) holdsNeverReturned(doc map[string]any) bool {
+	for _, a := range rt.Schema.Attributes {
+		if _, ok := doc[a.Name]; !ok {
+			continue
+		}
+		if a.Returned != ReturnedDefault && a.Returned != ReturnedAlways {
+			return true
+		}
+		for _, sub := range a.SubAttributes {
+			if sub.Returned != ReturnedDefault && sub.Returned != ReturnedAlways {
+				return true
+			}
+		}
+	}
+	for _, e := range rt.Extensions {
+		m, _ := doc[e.ID].(map[string]any)
+		for _, a := range e.Attributes {
+			if _, ok := m[a.Name]; ok && a.Returned != ReturnedDefault && a.Returned != ReturnedAlways {
+				return true
+			}
+		}
+	}
+	return false
 }

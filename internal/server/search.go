@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -278,11 +277,5 @@ func (s *server) writeRootList(w http.ResponseWriter, r *http.Request, total, st
 
 // encodeJSON encodes v as writeJSON does, without the trailing newline.
 func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return appendJSON(nil, v)
 }

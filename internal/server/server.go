@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -125,11 +124,16 @@ func onAdminListener(r *http.Request) bool {
 
 // writeJSON writes body with SCIM's media type.
 func (s *server) writeJSON(w http.ResponseWriter, status int, body any) {
+	b, err := appendJSON(make([]byte, 0, 2048), body)
+	if err != nil {
+		// Only a value encoding/json cannot encode gets here: a bug, not the client's doing.
+		s.log.Error("encoding a response", "err", err.Error())
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/scim+json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
+	if _, err := w.Write(append(b, '\n')); err != nil {
 		// The connection failed under the response: the client went away or stopped reading.
 		s.log.Info("writing response", "err", err.Error())
 	}
