@@ -2,9 +2,12 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-DATABASE_URL      ?= postgres://postgres@127.0.0.1:5432/scimd?sslmode=disable
-TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-export DATABASE_URL TEST_DATABASE_URL
+# make run and make test use the PostgreSQL that .ci/postgres finds or starts: the one on
+# 127.0.0.1:5432, else the machine's cluster, else a private cluster under .data/. Set
+# DATABASE_URL or TEST_DATABASE_URL to use another server as it is.
+# VERSION, when set, is what `scimd version` reports (make build VERSION=1.2.0); without it,
+# the version Go records from the checkout.
+LDFLAGS := $(if $(VERSION), -ldflags "-X main.version=$(VERSION)")
 
 .PHONY: help run build test lint conformance bench
 
@@ -12,13 +15,15 @@ help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## Build bin/scimd.
-	go build -o bin/scimd ./cmd/scimd
+	go build$(LDFLAGS) -o bin/scimd ./cmd/scimd
 
-run: build ## Migrate DATABASE_URL (creating it), create the demo org, print base URL and token, serve.
-	./bin/scimd serve --demo
+run: build ## Start PostgreSQL if needed, create the demo org, print base URL and token, serve.
+	@url="$${DATABASE_URL:-}"; if [ -z "$$url" ]; then url="$$(.ci/postgres scimd)" || exit 1; fi; \
+	DATABASE_URL="$$url" exec ./bin/scimd serve --demo
 
-test: ## Run every test against the local PostgreSQL (TEST_DATABASE_URL).
-	go test -race -count=1 ./...
+test: ## Start PostgreSQL if needed and run every test against it (TEST_DATABASE_URL).
+	@url="$${TEST_DATABASE_URL:-}"; if [ -z "$$url" ]; then url="$$(.ci/postgres test)" || exit 1; fi; \
+	echo "TEST_DATABASE_URL=$$url"; TEST_DATABASE_URL="$$url" go test -race -count=1 ./...
 
 lint: ## gofmt, go mod tidy (go.mod and go.sum as tidy leaves them), go vet and staticcheck.
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }

@@ -92,39 +92,61 @@ func TestMigrateConcurrently(t *testing.T) {
 	require.Equal(t, applied, again)
 }
 
-// startServe runs "scimd serve" in the background and returns its SCIM base URL and a function that
-// stops it and returns run's result.
+// startServe runs "scimd serve" in the background and returns its SCIM base URL, its output
+// and a function that stops it and returns run's result.
 func startServe(t *testing.T, dbURL string, extra ...string) (string, *syncBuffer, func() error) {
 	t.Helper()
 	return startServeWith(t, dbURL, io.Discard, extra...)
 }
 
-// startServeWith is startServe with the server's log written to stderr.
+// startServeWith is startServe with the server's log written to stderr too.
 func startServeWith(t *testing.T, dbURL string, stderr io.Writer, extra ...string) (string, *syncBuffer, func() error) {
 	t.Helper()
+	p := launchServe(t, env(dbURL), stderr, extra...)
+	return p.base, p.out, p.stop
+}
+
+// served is a "scimd serve" running in the background.
+type served struct {
+	base string // the SCIM base URL
+	root string // the base URL without /scim/v2
+	// out and log are what it printed and logged.
+	out, log *syncBuffer
+	// stop cancels serve's context (SIGTERM) and returns run's result.
+	stop func() error
+}
+
+func startServeProcess(t *testing.T, getenv func(string) string, extra ...string) *served {
+	t.Helper()
+	return launchServe(t, getenv, io.Discard, extra...)
+}
+
+func launchServe(t *testing.T, getenv func(string) string, stderr io.Writer, extra ...string) *served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	p := &served{out: &syncBuffer{}, log: &syncBuffer{}}
 	done := make(chan error, 1)
-	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0"}, extra...)
-	go func() { done <- run(ctx, args, env(dbURL), out, stderr) }()
-	var base string
+	// No drain period unless a test asks for one (flags given later win).
+	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0", "--drain", "0s"}, extra...)
+	go func() { done <- run(ctx, args, getenv, p.out, io.MultiWriter(p.log, stderr)) }()
 	eventually.Holds(t, "the SCIM base URL line", func() bool {
 		select {
 		case err := <-done:
 			cancel()
-			t.Fatalf("serve returned early: %v\n%s", err, out.String())
+			t.Fatalf("serve returned early: %v\n%s", err, p.out.String())
 		default:
 		}
-		for _, line := range strings.Split(out.String(), "\n") {
+		for _, line := range strings.Split(p.out.String(), "\n") {
 			if rest, ok := strings.CutPrefix(line, "SCIM base URL: "); ok {
-				base = strings.TrimSpace(rest)
+				p.base = strings.TrimSpace(rest)
 				return true
 			}
 		}
 		return false
 	})
+	p.root = strings.TrimSuffix(p.base, "/scim/v2")
 	stopped := false
-	stop := func() error {
+	p.stop = func() error {
 		if stopped {
 			return nil
 		}
@@ -133,12 +155,12 @@ func startServeWith(t *testing.T, dbURL string, stderr io.Writer, extra ...strin
 		select {
 		case err := <-done:
 			return err
-		case <-time.After(30 * time.Second):
-			return errors.New("serve did not return within 30s of its context being cancelled")
+		case <-time.After(60 * time.Second):
+			return errors.New("serve did not return within 60s of its context being cancelled")
 		}
 	}
-	t.Cleanup(func() { _ = stop() })
-	return base, out, stop
+	t.Cleanup(func() { _ = p.stop() })
+	return p
 }
 
 func httpGet(t *testing.T, url, token string) (int, []byte) {

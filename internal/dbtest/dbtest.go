@@ -103,8 +103,10 @@ func connect(t testing.TB) *server {
 			return
 		}
 		// The database of TEST_DATABASE_URL is created when missing, so that a fresh machine
-		// needs nothing but a running server.
-		pool, err := postgres.Connect(context.Background(), raw, true)
+		// needs nothing but a running server. Copying templates on a machine busy with many
+		// tests may take longer than a request's limits allow: this pool has none.
+		pool, err := postgres.Connect(context.Background(), raw, true,
+			postgres.Options{StatementTimeout: -1, AcquireTimeout: -1})
 		if err != nil {
 			srvErr = fmt.Errorf("TEST_DATABASE_URL (is PostgreSQL running?): %w", err)
 			return

@@ -32,11 +32,10 @@ func (s *server) withBulkBody(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if r.ContentLength > s.bulkMaxPayload() {
+		if !limitBody(w, r, s.bulkMaxPayload()) {
 			s.writeError(w, r, s.payloadTooLarge())
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.bulkMaxPayload())
 		next.ServeHTTP(w, r)
 	})
 }

@@ -1,10 +1,16 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
 )
@@ -25,9 +31,20 @@ var statusOf = map[scimerr.Kind]int{
 	scimerr.KindUnavailable:          http.StatusServiceUnavailable,
 }
 
-// classify returns the status and the client-facing error for err. An error that is not a
-// *scimerr.Error is unexpected: it is logged in full and the client learns only that something
-// went wrong, with the request id that finds it in the log.
+// classify returns the status and the client-facing error for err, and logs what the
+// operator should see. An error that is not a *scimerr.Error is one of:
+//   - the client went away (its context ended, or writing to it failed): logged at INFO and
+//     counted as 499, not as a server error;
+//   - the grace period of a shutdown ran out: 503, logged at WARN;
+//   - the database is unavailable, the connection to it was lost (also while COMMIT was in
+//     flight: the outcome is unknown, so it is not retried here either), or one of scimd's own
+//     time limits ran out (pool acquisition, statement_timeout): 503, logged at WARN;
+//   - each of these is logged once per request, however many times a request meets it (each
+//     operation of a Bulk);
+//   - anything else is unexpected: logged in full at ERROR, and the client learns only that
+//     something went wrong, with the request id that finds it in the log.
+//
+// Every 503 carries Retry-After (statusWriter).
 func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 	e := scimerr.As(err)
 	if e != nil {
@@ -35,10 +52,34 @@ func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 			return status, e
 		}
 	}
-	s.log.ErrorContext(r.Context(), "internal error", "err", err.Error(), "method", r.Method,
-		"route", routePattern(r), "request_id", requestID(r.Context()))
+	ctx := r.Context()
+	transient := postgres.Unavailable(err) || errors.Is(err, context.DeadlineExceeded)
+	switch {
+	case clientGone(r) && (transient || errors.Is(err, context.Canceled)):
+		if reqInfo(ctx).goneLogged.CompareAndSwap(false, true) {
+			s.log.InfoContext(ctx, "client went away", "err", err.Error(), "method", r.Method,
+				"route", routePattern(r), "request_id", requestID(ctx))
+		}
+		return statusClientClosed, &scimerr.Error{Detail: "the client closed the connection before the answer"}
+	case errors.Is(context.Cause(ctx), ErrStopped):
+		if reqInfo(ctx).unavailableLogged.CompareAndSwap(false, true) {
+			s.log.WarnContext(ctx, "request cut short by shutdown", "err", err.Error(), "method", r.Method,
+				"route", routePattern(r), "request_id", requestID(ctx))
+		}
+		return http.StatusServiceUnavailable, scimerr.New(scimerr.KindUnavailable, "",
+			"scimd is shutting down and could not finish the request; retry it")
+	case transient:
+		if reqInfo(ctx).unavailableLogged.CompareAndSwap(false, true) {
+			s.log.WarnContext(ctx, "database unavailable", "err", err.Error(), "method", r.Method,
+				"route", routePattern(r), "request_id", requestID(ctx))
+		}
+		return http.StatusServiceUnavailable, scimerr.New(scimerr.KindUnavailable, "",
+			"the database is unavailable or busy; retry later (request id %s)", requestID(ctx))
+	}
+	s.log.ErrorContext(ctx, "internal error", "err", err.Error(), "method", r.Method,
+		"route", routePattern(r), "request_id", requestID(ctx))
 	return http.StatusInternalServerError,
-		&scimerr.Error{Detail: "internal error; the request id " + requestID(r.Context()) + " identifies it in the server's log"}
+		&scimerr.Error{Detail: "internal error; the request id " + requestID(ctx) + " identifies it in the server's log"}
 }
 
 // writeError answers err in the SCIM error schema.
@@ -65,12 +106,30 @@ func (s *server) errorBody(r *http.Request, err error) (int, map[string]any) {
 	return status, body
 }
 
-// logAttrs are the fields every request log line carries; none of them is personal data.
-func logAttrs(r *http.Request, status int) []slog.Attr {
+// accessAttrs are the fields of a request's access log line; none of them is personal data
+// (the URL, whose query may hold a filter on names or emails, is left out).
+func accessAttrs(r *http.Request, status int, d time.Duration) []slog.Attr {
+	ri := reqInfo(r.Context())
+	org := ri.org
+	if org == "" {
+		org = truncate(chi.URLParam(r, "org"), 64) // the admin API names the organization in its path
+	}
 	return []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("route", routePattern(r)),
 		slog.Int("status", status),
-		slog.String("request_id", requestID(r.Context())),
+		slog.String("request_id", ri.id),
+		slog.String("org_id", org),
+		slog.String("token_id", ri.token),
+		slog.String("user_agent", truncate(r.UserAgent(), 200)),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 	}
+}
+
+// truncate bounds what a client sends to what a log line should hold.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -10,15 +10,25 @@ import (
 // routes is the whole HTTP surface of scimd.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.withRequestID, s.withRecovery, s.withAccessLog, middleware.StripSlashes)
+	// The body discard runs outside the access log: the time a client takes to send a body
+	// nobody reads is not the request's.
+	r.Use(s.withRequestID, s.withDrainClose, s.withBodyDiscard, s.withRecovery, s.withAccessLog, s.withWriteDeadline,
+		middleware.StripSlashes)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
+	// Health on every listener; /metrics and the admin API on the admin listener when there is
+	// one (Deps.SeparateAdmin), SCIM on the others.
 	r.Get("/healthz", s.handleHealth)
 	r.Get("/readyz", s.handleReady)
-	r.Method(http.MethodGet, "/metrics", s.handleMetrics())
+	r.With(s.onListener(adminSide)).Method(http.MethodGet, "/metrics", s.handleMetrics())
+
+	// Authentication for SCIM: failed attempts limited per client address, then the token's
+	// own rate and its organization's share of concurrent requests (limits.go).
+	scimAuth := []func(http.Handler) http.Handler{s.limitAuthFailures(s.writeError), s.withAuth, s.withRateLimit, s.withOrgLimit}
 
 	r.Route("/scim/v2", func(r chi.Router) {
+		r.Use(s.onListener(scimSide))
 		// Discovery endpoints describe the service, not a tenant, and RFC 7644 §4 lets them
 		// be public.
 		r.Get("/ServiceProviderConfig", s.handleServiceProviderConfig)
@@ -28,7 +38,8 @@ func (s *server) routes() http.Handler {
 		r.Get("/Schemas/{id}", s.handleSchema)
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.withAuth, s.withRateLimit, s.withBody)
+			r.Use(scimAuth...)
+			r.Use(s.withBody)
 			r.Get("/Users", s.handleListUsers)
 			r.Post("/Users", s.handleCreateUser)
 			r.Get("/Users/{id}", s.handleGetUser)
@@ -49,7 +60,9 @@ func (s *server) routes() http.Handler {
 		})
 		// Searches are POSTs that only read: admin-readonly tokens may use them (search.go).
 		r.Group(func(r chi.Router) {
-			r.Use(handlerChecksWrites, s.withAuth, s.withRateLimit, s.withBody)
+			r.Use(handlerChecksWrites)
+			r.Use(scimAuth...)
+			r.Use(s.withBody)
 			r.Post("/.search", s.handleSearchRoot)
 			r.Post("/Users/.search", s.handleSearchUsers)
 			r.Post("/Groups/.search", s.handleSearchGroups)
@@ -57,7 +70,9 @@ func (s *server) routes() http.Handler {
 		// Bulk has its own body limit (maxPayloadSize) and refuses writes of admin-readonly
 		// tokens operation by operation (bulk.go).
 		r.Group(func(r chi.Router) {
-			r.Use(handlerChecksWrites, s.withAuth, s.withRateLimit, s.withBulkBody)
+			r.Use(handlerChecksWrites)
+			r.Use(scimAuth...)
+			r.Use(s.withBulkBody)
 			r.Post("/Bulk", s.handleBulk)
 		})
 	})
@@ -65,7 +80,7 @@ func (s *server) routes() http.Handler {
 	// The admin API (admin.go): organization administration for the operator, with its own
 	// token; disabled (404) without one.
 	r.Route("/admin/v1", func(r chi.Router) {
-		r.Use(s.withAdmin)
+		r.Use(s.onListener(adminSide), s.limitAuthFailures(s.writeAdminError), s.withAdmin)
 		r.NotFound(s.adminNotFound)
 		r.MethodNotAllowed(s.adminMethodNotAllowed)
 		r.Post("/orgs", s.admin(s.adminCreateOrg))
@@ -104,4 +119,27 @@ func (s *server) routes() http.Handler {
 		r.Get("/orgs/{org}/audit", s.admin(s.adminAudit))
 	})
 	return r
+}
+
+// The two sides of a process whose admin API has a listener of its own.
+const (
+	scimSide  = false
+	adminSide = true
+)
+
+// onListener answers 404, as for a path that does not exist, to requests that arrived on the
+// other side's listener when the admin API has its own (Deps.SeparateAdmin).
+func (s *server) onListener(admin bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if !s.SeparateAdmin {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if onAdminListener(r) != admin {
+				s.notFound(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

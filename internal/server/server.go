@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,13 +42,47 @@ type Deps struct {
 	RateBurst int
 	// Collectors are extra Prometheus collectors served at /metrics (the database pool's).
 	Collectors []prometheus.Collector
+
+	// Lifecycle reports the process's shutdown: /readyz answers 503 once it drains. Nil: it
+	// never does.
+	Lifecycle *Lifecycle
+	// SeparateAdmin serves the admin API and /metrics only on connections of the admin
+	// listener (contexts from AdminListener), and SCIM only on the others, so that neither has
+	// to be reachable where identity providers call.
+	SeparateAdmin bool
+	// WriteTimeout bounds the writing of one response, from its first byte: the time spent
+	// computing it does not count, and a client that stops reading is disconnected when it
+	// runs out. 0: no limit.
+	WriteTimeout time.Duration
+	// A request body the handler left unread (an oversized one answered 413 at once, or one
+	// refused before it was read) is read and discarded after the answer, up to DiscardBytes
+	// or for DiscardTime, whichever ends first, so that clients that send the whole body
+	// before reading (Python's http.client) read the answer instead of a reset connection.
+	// 0: 64 MiB and 10 s; negative: nothing is discarded.
+	DiscardBytes int64
+	DiscardTime  time.Duration
+	// AuthFailureRate and AuthFailureBurst limit failed authentications (SCIM and admin
+	// tokens) per client address: over the limit a request whose token is not valid is
+	// answered 429 instead of 401, while a valid token is never refused. 0 turns it off.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// TrustedProxies are the peers whose X-Forwarded-For header names the client's address;
+	// any other peer is the client.
+	TrustedProxies []netip.Prefix
+	// OrgConcurrency bounds the requests of one organization in progress at once, so that no
+	// organization can take every database connection; a request waits up to OrgWait for a
+	// slot and is answered 503 after. 0 turns it off.
+	OrgConcurrency int
+	OrgWait        time.Duration
 }
 
 type server struct {
 	Deps
-	log     *slog.Logger
-	limiter *limiter
-	metrics *metrics
+	log          *slog.Logger
+	limiter      *limiter
+	authFailures *failureLimiter
+	orgSlots     *orgLimiter
+	metrics      *metrics
 }
 
 // NewServer returns scimd's HTTP handler.
@@ -61,8 +96,30 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, log: d.Logger, limiter: newLimiter(d.RateLimit, d.RateBurst), metrics: newMetrics(d.Collectors...)}
+	if d.DiscardBytes == 0 {
+		d.DiscardBytes = 64 << 20
+	}
+	if d.DiscardTime == 0 {
+		d.DiscardTime = 10 * time.Second
+	}
+	s := &server{Deps: d, log: d.Logger, limiter: newLimiter(d.RateLimit, d.RateBurst),
+		authFailures: newFailureLimiter(d.AuthFailureRate, d.AuthFailureBurst, maxFailureAddrs),
+		orgSlots:     newOrgLimiter(d.OrgConcurrency, d.OrgWait),
+		metrics:      newMetrics(d.Collectors...)}
 	return s.routes()
+}
+
+type adminListenerKey struct{}
+
+// AdminListener marks ctx as the base context of the admin listener's connections (see
+// Deps.SeparateAdmin).
+func AdminListener(ctx context.Context) context.Context {
+	return context.WithValue(ctx, adminListenerKey{}, true)
+}
+
+func onAdminListener(r *http.Request) bool {
+	v, _ := r.Context().Value(adminListenerKey{}).(bool)
+	return v
 }
 
 // writeJSON writes body with SCIM's media type.
@@ -77,6 +134,7 @@ func (s *server) writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/scim+json")
 	w.WriteHeader(status)
 	if _, err := w.Write(append(b, '\n')); err != nil {
-		s.log.Warn("writing response", "err", err.Error())
+		// The connection failed under the response: the client went away or stopped reading.
+		s.log.Info("writing response", "err", err.Error())
 	}
 }
