@@ -44,6 +44,10 @@ func (e *envFlags) Duration(name, env string, def time.Duration, usage string) *
 	return e.fs.Duration(name, def, e.usage(name, env, usage))
 }
 
+func (e *envFlags) Var(v flag.Value, name, env, usage string) {
+	e.fs.Var(v, name, e.usage(name, env, usage))
+}
+
 // apply sets, after fs.Parse, every flag not given on the command line whose variable is set.
 func (e *envFlags) apply(getenv func(string) string) error {
 	given := map[string]bool{}

@@ -193,6 +193,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	dbAcquireTimeout := ef.Duration("db-acquire-timeout", "SCIMD_DB_ACQUIRE_TIMEOUT", postgres.DefaultAcquireTimeout, "how long a request waits for a free database connection before it is answered 503; 0 for no limit")
 	orgConcurrency := ef.Int("org-concurrency", "SCIMD_ORG_CONCURRENCY", -1, "requests of one organization served at once; -1: --db-max-conns minus 2, 0: no limit")
 	orgWait := ef.Duration("org-wait", "SCIMD_ORG_WAIT", time.Second, "how long a request waits for one of its organization's slots before it is answered 503")
+	keep := retentionFlags(ef)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -247,6 +248,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// The webhook worker needs no configuration: it always runs (webhook_worker.go).
 	stopWebhooks := startWebhookWorker(ctx, pool, logger)
 	defer stopWebhooks()
+	stopRetention := startRetention(ctx, pool, *keep, logger)
+	defer stopRetention()
 	reg, err := schema.Load(schemas.Files)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 // returned function stops it and waits until the batch in hand is settled; call it before
 // the pool closes.
 func startWebhookWorker(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (stop func()) {
-	w := webhook.NewWorker(postgres.NewWebhookQueue(pool), webhook.Config{Logger: logger})
+	w := webhook.NewWorker(postgres.NewWebhookQueue(pool), webhook.Config{Unavailable: postgres.Unavailable, Logger: logger})
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {

@@ -72,7 +72,7 @@ func (o *notifyOptions) check(cmd string) error {
 
 func (o *notifyOptions) newWorker(pool *pgxpool.Pool, logger *slog.Logger) (*notify.Worker, error) {
 	return notify.NewWorker(postgres.NewNotifications(pool), notify.NewSMTPSender(o.smtp),
-		notify.Config{From: o.mailFrom, Poll: o.poll, Logger: logger})
+		notify.Config{From: o.mailFrom, Poll: o.poll, Unavailable: postgres.Unavailable, Logger: logger})
 }
 
 // startWorker runs the worker in the background when an SMTP server is configured; the
@@ -107,8 +107,13 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
 	opts := notifyFlags(fs, getenv)
+	ef := newEnvFlags(fs)
+	keep := retentionFlags(ef)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := ef.apply(getenv); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("worker: unexpected argument %q", fs.Arg(0))
@@ -125,6 +130,8 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	// Webhook deliveries always (webhook_worker.go); stopped before the pool closes.
 	stopWebhooks := startWebhookWorker(ctx, pool, logger)
 	defer stopWebhooks()
+	stopRetention := startRetention(ctx, pool, *keep, logger)
+	defer stopRetention()
 	if opts.smtpURL == "" {
 		// Without an SMTP server this process delivers webhooks only; notifications wait
 		// in the outbox for a worker that has one.

@@ -59,6 +59,42 @@ func TestWorkerCommand(t *testing.T) {
 	}
 }
 
+// "scimd worker" (and "scimd serve", sharing the flags) prunes what the retention flags say,
+// and only that.
+func TestWorkerRetention(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	org := c.createOrg("--name", "Acme", "--domain", "acme.example")
+	_, err := c.pool.Exec(context.Background(), `INSERT INTO audit_log (org_id, id, at, action, resource_type, resource_id)
+		SELECT $1, gen_random_uuid(), now() - i * interval '1 day', 'update', 'User', gen_random_uuid()
+		FROM generate_series(1, 40) i`, org)
+	require.NoError(t, err)
+	audit := func() int {
+		var n int
+		require.NoError(t, c.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE org_id = $1`, org).Scan(&n))
+		return n
+	}
+	before := audit()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	env := map[string]string{"DATABASE_URL": c.env["DATABASE_URL"], "SCIMD_AUDIT_RETENTION": "30d"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"scimd", "worker"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	}()
+	eventually.Holds(t, "audit records older than 30 days pruned", func() bool { return audit() == before-11 })
+	cancel()
+	require.NoError(t, <-done)
+	require.Contains(t, stderr.String(), `"msg":"retention started","audit":"720h0m0s"`)
+
+	var out bytes.Buffer
+	err = run(context.Background(), []string{"scimd", "worker", "--outbox-retention", "soon"},
+		func(k string) string { return env[k] }, io.Discard, &out)
+	require.ErrorContains(t, err, `retention "soon": give a number of days such as 90d`)
+}
+
 func TestWorkerCommandErrors(t *testing.T) {
 	t.Parallel()
 	dbURL := newCLI(t).env["DATABASE_URL"]

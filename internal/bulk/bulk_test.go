@@ -217,3 +217,53 @@ func TestParseLimits(t *testing.T) {
 		require.ErrorContains(t, err, want, body)
 	}
 }
+
+// A request stopped by the process's shutdown finishes the operation in hand, and answers 503
+// for each it had not started; what ran stays done.
+func TestStopAnswersUnstartedOperations(t *testing.T) {
+	t.Parallel()
+	f := &fake{resources: map[string]map[string]any{}}
+	r := newRunner(t, f)
+	stop := make(chan struct{})
+	r.Stop = stop
+	r.Types[0].Exec = &stopAfter{exec: exec{f, "user"}, n: 2, stop: stop}
+	res := r.Run(context.Background(), parse(t, head+`"Operations":[
+		{"method":"POST","path":"/Users","bulkId":"a","data":{"userName":"a"}},
+		{"method":"PATCH","path":"/Users/bulkId:a","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"replace","path":"title","value":"x"}]}},
+		{"method":"POST","path":"/Users","data":{"userName":"c"}},
+		{"method":"DELETE","path":"/Users/bulkId:a"},
+		{"method":"DELETE","path":"/Users/u-9"}]}`))
+	require.Len(t, res, 5, "every operation is answered")
+	require.Equal(t, []string{"201 user-1", "200 user-1"}, statuses(res[:2]))
+	for i, r := range res[2:] {
+		require.ErrorIs(t, r.Err, bulk.ErrNotStarted, "Operations[%d]", i+2)
+		require.Equal(t, scimerr.KindUnavailable, scimerr.As(r.Err).Kind)
+	}
+	require.Empty(t, res[3].ID, "a bulkId that was never resolved is not named")
+	require.Equal(t, "u-9", res[4].ID)
+	require.Equal(t, []string{"create user-1", "patch user-1 replace title x"}, f.log)
+}
+
+// stopAfter is an executor that closes stop when its n-th operation is done.
+type stopAfter struct {
+	exec
+	n, done int
+	stop    chan struct{}
+}
+
+func (x *stopAfter) count() {
+	if x.done++; x.done == x.n {
+		close(x.stop)
+	}
+}
+
+func (x *stopAfter) Create(ctx context.Context, body map[string]any) (*directory.Resource, error) {
+	defer x.count()
+	return x.exec.Create(ctx, body)
+}
+
+func (x *stopAfter) Patch(ctx context.Context, id string, ops []patch.Operation, pre directory.Precondition) (*directory.Resource, error) {
+	defer x.count()
+	return x.exec.Patch(ctx, id, ops, pre)
+}

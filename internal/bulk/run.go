@@ -53,7 +53,20 @@ type Runner struct {
 	MaxData int64
 	// TooLarge is the single request's error for data over MaxData.
 	TooLarge error
+	// Stop, when closed, stops the request: the operations not started by then fail with
+	// ErrNotStarted, so that the response is written before the process exits (the server
+	// closes it shortly before the end of its shutdown grace). Nil never closes.
+	Stop <-chan struct{}
 }
+
+// ErrNotStarted is the result of the operations a request left when it was stopped. They are
+// independent of those that ran (RFC 7644 §3.7), which stay done; the client sends them again.
+var ErrNotStarted = scimerr.New(scimerr.KindUnavailable, "",
+	"this operation was not started because scimd is shutting down; send it again")
+
+// maxBatch bounds a run of creations handed to CreateMany at once, so that a stop is noticed
+// between runs of a long request.
+const maxBatch = 250
 
 // Result is one element of a BulkResponse's Operations: the created or changed resource, or
 // the error (rendered by the caller as its single request's error response).
@@ -123,6 +136,7 @@ func (b *run) execute() {
 	}
 	for _, scc := range b.order() {
 		if b.halted() {
+			b.refuseUnstarted()
 			return
 		}
 		if len(scc) > 1 {
@@ -136,6 +150,9 @@ func (b *run) execute() {
 		}
 		if b.batchable(op) {
 			batch = append(batch, op)
+			if len(batch) == maxBatch {
+				flush()
+			}
 			continue
 		}
 		flush()
@@ -146,12 +163,41 @@ func (b *run) execute() {
 	if !b.halted() {
 		flush()
 	}
+	b.refuseUnstarted()
 }
 
-// halted tells that no more operations are processed: failOnErrors was reached, or the client
-// went away (its operations' errors would reach no one).
+// halted tells that no more operations are processed: failOnErrors was reached, the client
+// went away (its operations' errors would reach no one), or the request was stopped.
 func (b *run) halted() bool {
-	return b.stopped || b.ctx.Err() != nil
+	return b.stopped || b.ctx.Err() != nil || b.stopping()
+}
+
+// stopping tells that Runner.Stop is closed.
+func (b *run) stopping() bool {
+	select {
+	case <-b.r.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// refuseUnstarted answers ErrNotStarted for each operation not processed when the request
+// was stopped. Those left by failOnErrors or by a client that went away stay out of the
+// response, as RFC 7644 §3.7.3 has it.
+func (b *run) refuseUnstarted() {
+	if !b.stopping() || b.stopped || b.ctx.Err() != nil {
+		return
+	}
+	for _, op := range b.ops {
+		if b.done[op.Index] == nil {
+			id := op.id
+			if _, ok := wholeRef(id); ok {
+				id = "" // a bulkId that may never have been resolved
+			}
+			b.done[op.Index] = b.fail(op, ErrNotStarted, id)
+		}
+	}
 }
 
 // batchable tells the creations that CreateMany can take: valid, referencing no bulkId.

@@ -11,9 +11,11 @@ import (
 
 // Run calls once until ctx is cancelled. once claims and handles one batch of at most batch
 // items and returns how many it handled; after a full batch Run goes on at once (more may be
-// due), otherwise it waits poll. Errors are logged as what, and retried after poll.
+// due), otherwise it waits poll. Errors are logged as what, and retried after poll: at WARN
+// when unavailable (which may be nil) says the database could not be used, since the
+// worker carries on by itself once it is back; at ERROR otherwise.
 func Run(ctx context.Context, poll time.Duration, batch int, log *slog.Logger, what string,
-	once func(context.Context) (int, error)) {
+	unavailable func(error) bool, once func(context.Context) (int, error)) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -28,6 +30,8 @@ func Run(ctx context.Context, poll time.Duration, batch int, log *slog.Logger, w
 		}
 		wait := poll
 		switch {
+		case err != nil && unavailable != nil && unavailable(err):
+			log.Warn(what+": database unavailable", "err", err.Error())
 		case err != nil:
 			log.Error(what, "err", err.Error())
 		case n == batch:

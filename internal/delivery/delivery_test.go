@@ -1,10 +1,12 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +32,7 @@ func TestRunDrainsFullBatchesAtOnceAndStops(t *testing.T) {
 	calls := 0
 	start := time.Now()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	Run(ctx, time.Hour, 10, log, "test", func(context.Context) (int, error) {
+	Run(ctx, time.Hour, 10, log, "test", nil, func(context.Context) (int, error) {
 		calls++
 		if calls == 3 {
 			// A partial batch would make Run wait an hour; stopping ends it at once.
@@ -41,4 +43,32 @@ func TestRunDrainsFullBatchesAtOnceAndStops(t *testing.T) {
 	})
 	require.Equal(t, 3, calls)
 	require.Less(t, time.Since(start), time.Minute)
+}
+
+func TestRunLogsAnUnavailableDatabaseAtWarn(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	down, broken := errors.New("database down"), errors.New("bad row")
+	calls := 0
+	Run(ctx, time.Millisecond, 10, log, "test", func(err error) bool { return errors.Is(err, down) },
+		func(context.Context) (int, error) {
+			calls++
+			switch calls {
+			case 1:
+				return 0, down
+			case 2:
+				return 0, broken
+			}
+			cancel()
+			return 0, nil
+		})
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	require.Len(t, lines, 2)
+	require.Contains(t, lines[0], "level=WARN")
+	require.Contains(t, lines[0], "database down")
+	require.Contains(t, lines[1], "level=ERROR")
+	require.Contains(t, lines[1], "bad row")
 }

@@ -34,6 +34,10 @@ type Config struct {
 	RetryMax  time.Duration
 	// SendTimeout bounds one message's delivery, connecting included; default 1 minute.
 	SendTimeout time.Duration
+	// Unavailable tells the errors that mean the database could not be used
+	// (postgres.Unavailable); the worker logs them at WARN and carries on once it is back.
+	// Default: none, every error is logged at ERROR.
+	Unavailable func(error) bool
 	// Logger receives one line per failed send (ids, kind and the error, never an address
 	// or a name); default slog.Default().
 	Logger *slog.Logger
@@ -95,7 +99,7 @@ func NewWorker(queue Queue, sender Sender, cfg Config) (*Worker, error) {
 // is committed: the message being sent is finished and marked, the rest of the batch stays
 // queued for the next worker. Errors of the database are logged and retried after Poll.
 func (w *Worker) Run(ctx context.Context) error {
-	delivery.Run(ctx, w.cfg.Poll, w.cfg.BatchSize, w.log, "notification delivery", w.RunOnce)
+	delivery.Run(ctx, w.cfg.Poll, w.cfg.BatchSize, w.log, "notification delivery", w.cfg.Unavailable, w.RunOnce)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -43,14 +44,40 @@ func (s *Store) Orgs() *Orgs {
 const updateAttempts = 10
 
 // Update implements directory.Store.
+//
+// An attempt whose statements never reached the server (pgconn.SafeToRetry: the connection
+// was found dead as they were written, as happens to pooled connections after PostgreSQL
+// restarts or fails over) runs once more on a fresh connection. Any other loss of the
+// connection is returned and answered 503: a connection lost while COMMIT was in flight
+// leaves the outcome unknown, and the client decides.
 func (s *Store) Update(ctx context.Context, org string, fn func(directory.Tx) error) error {
+	reconnected := false
 	for range updateAttempts {
 		err := s.attempt(ctx, org, fn)
-		if !errors.Is(err, errStale) && !errors.Is(err, errRetry) {
+		var lost *lostConn
+		switch {
+		case errors.Is(err, errStale), errors.Is(err, errRetry):
+		case errors.As(err, &lost) && !reconnected:
+			reconnected = true
+		case errors.As(err, &lost):
+			return lost.err
+		default:
 			return err
 		}
 	}
 	return directory.ErrContended
+}
+
+// lostConn is an attempt whose statements never reached the server.
+type lostConn struct{ err error }
+
+func (e *lostConn) Error() string { return e.err.Error() }
+func (e *lostConn) Unwrap() error { return e.err }
+
+// unsent reports whether err means that the attempt's statements never reached the server,
+// while the client still waits for the answer.
+func unsent(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && pgconn.SafeToRetry(err)
 }
 
 func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) error) error {
@@ -61,10 +88,14 @@ func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) e
 	defer conn.Release()
 	t := &tx{ctx: ctx, s: s, conn: conn.Conn(), org: org, queued: &pgx.Batch{}}
 	defer t.rollback()
-	if err := fn(t); err != nil {
-		return err
+	err = fn(t)
+	if err == nil {
+		err = t.commit()
 	}
-	if err := t.commit(); err != nil {
+	if err != nil {
+		if unsent(ctx, err) {
+			return &lostConn{err}
+		}
 		return err
 	}
 	for _, note := range t.notes {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -80,14 +81,20 @@ func (t *tx) commit() error {
 }
 
 // rollback ends a transaction that did not commit. It runs even when the request's context is
-// gone, so that the connection goes back to the pool clean.
+// gone, so that the connection goes back to the pool clean, but not for longer than
+// rollbackTimeout: on a connection whose network went silent it would wait forever, and a
+// connection whose ROLLBACK failed is closed, not reused.
 func (t *tx) rollback() {
 	if !t.began || t.done {
 		return
 	}
 	t.done = true
-	_, _ = t.conn.Exec(context.WithoutCancel(t.ctx), "ROLLBACK")
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), rollbackTimeout)
+	defer cancel()
+	_, _ = t.conn.Exec(ctx, "ROLLBACK")
 }
+
+const rollbackTimeout = 5 * time.Second
 
 // mapErr turns violations of the constraints that keep the data whole into the errors the
 // directory explains; anything else is returned as it is.

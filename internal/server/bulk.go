@@ -102,6 +102,7 @@ func (s *server) bulkRunner(a directory.Actor) *bulk.Runner {
 		CanWrite: a.CanWrite(),
 		MaxData:  s.MaxBodyBytes,
 		TooLarge: tooLarge(s.MaxBodyBytes),
+		Stop:     s.Lifecycle.stopBulk(),
 		Atomically: func(ctx context.Context, fn func(bulk.Linker) error) error {
 			return d.Atomically(ctx, a, func(ops *directory.Ops) error {
 				return fn(linker{ops: ops, users: users})

@@ -200,7 +200,10 @@ func (s *server) streamGroups(w http.ResponseWriter, r *http.Request, status int
 			return s.writeMember(bw, pr, base, m)
 		})
 		if err != nil {
-			s.log.ErrorContext(r.Context(), "streaming group members", "err", err.Error(), "request_id", requestID(r.Context()))
+			// The status line is gone: classify only logs (a client that left or stopped
+			// reading at INFO, a lost database at WARN), and the connection is cut so the
+			// client cannot take the truncated body for a whole one.
+			s.classify(r, err)
 			panic(http.ErrAbortHandler)
 		}
 	}

@@ -19,11 +19,17 @@ type Lifecycle struct {
 	mu       sync.Mutex
 	draining chan struct{}
 	deadline time.Time
+	// bulkStop is closed bulkReserve before the deadline.
+	bulkStop chan struct{}
 }
+
+// bulkReserve is how long before the end of the shutdown grace a Bulk request stops starting
+// operations (bulk.Runner.Stop): time to finish the one in hand and to write the response.
+const bulkReserve = 3 * time.Second
 
 // NewLifecycle returns a Lifecycle that is not draining.
 func NewLifecycle() *Lifecycle {
-	return &Lifecycle{draining: make(chan struct{})}
+	return &Lifecycle{draining: make(chan struct{}), bulkStop: make(chan struct{})}
 }
 
 // Drain marks the start of shutdown: every request must have answered by deadline. Calls after
@@ -36,7 +42,17 @@ func (l *Lifecycle) Drain(deadline time.Time) {
 	default:
 		l.deadline = deadline
 		close(l.draining)
+		time.AfterFunc(time.Until(deadline)-bulkReserve, func() { close(l.bulkStop) })
 	}
+}
+
+// stopBulk is closed when Bulk requests must stop starting operations; a nil Lifecycle never
+// closes it.
+func (l *Lifecycle) stopBulk() <-chan struct{} {
+	if l == nil {
+		return nil
+	}
+	return l.bulkStop
 }
 
 // Draining is closed once shutdown has begun; a nil Lifecycle never drains.

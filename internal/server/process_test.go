@@ -494,3 +494,21 @@ func TestReadyzDuringDrain(t *testing.T) {
 		t.Fatal("Draining is not closed")
 	}
 }
+
+// Shortly before the end of the shutdown grace a Bulk request stops starting operations: each
+// one left answers 503 in the BulkResponse, which is still written in time, and nothing of
+// them is done.
+func TestBulkStopsBeforeTheGraceEnds(t *testing.T) {
+	t.Parallel()
+	lc := server.NewLifecycle()
+	e := newEnvWith(t, func(d *server.Deps) { d.Lifecycle = lc })
+	lc.Drain(time.Now().Add(time.Second)) // within the reserve: stop at once
+	time.Sleep(50 * time.Millisecond)
+	res := e.bulk(0,
+		bop(http.MethodPost, "/Users", "a", map[string]any{"schemas": []string{userURN}, "userName": "late-a@example.com"}),
+		bop(http.MethodPost, "/Users", "", map[string]any{"schemas": []string{userURN}, "userName": "late-b@example.com"}))
+	require.Equal(t, []string{"503", "503"}, statuses(res))
+	require.Contains(t, res[0]["response"].(map[string]any)["detail"], "not started")
+	list := e.must(http.StatusOK, http.MethodGet, "/Users?filter="+urlq(`userName sw "late-"`), nil, nil)
+	require.EqualValues(t, 0, list.Body["totalResults"])
+}

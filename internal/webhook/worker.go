@@ -77,6 +77,10 @@ type Config struct {
 	Client *http.Client
 	// Now is the clock of signatures; default time.Now.
 	Now func() time.Time
+	// Unavailable tells the errors that mean the database could not be used
+	// (postgres.Unavailable); the worker logs them at WARN and carries on once it is back.
+	// Default: none, every error is logged at ERROR.
+	Unavailable func(error) bool
 	// Logger receives one line per failed attempt; default slog.Default().
 	Logger *slog.Logger
 }
@@ -144,7 +148,7 @@ func NewWorker(queue Queue, cfg Config) *Worker {
 // delivered again later), the outcomes already known are stored. Database errors are logged
 // and retried after Poll.
 func (w *Worker) Run(ctx context.Context) error {
-	delivery.Run(ctx, w.cfg.Poll, w.cfg.BatchSize, w.log, "webhook delivery", w.RunOnce)
+	delivery.Run(ctx, w.cfg.Poll, w.cfg.BatchSize, w.log, "webhook delivery", w.cfg.Unavailable, w.RunOnce)
 	return nil
 }
 
