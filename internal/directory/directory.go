@@ -76,6 +76,15 @@ type GrantChange struct {
 // (RFC 7644 §3.4.2.4 lets the server return fewer than asked).
 const MaxPageSize = 1000
 
+// DefaultPageSize is the count of a list request that names none.
+const DefaultPageSize = 100
+
+// CursorTimeout is how long a list cursor (RFC 9865) stays valid after the page that gave it.
+// A cursor needs nothing kept on the server, so the limit is not about memory: it bounds how
+// long a cursor, which carries (sealed) the sort key of a resource that may since have been
+// deleted and purged, remains usable.
+const CursorTimeout = time.Hour
+
 // Query selects a page of resources.
 type Query struct {
 	Filter     filter.Expr // nil selects everything
@@ -85,11 +94,28 @@ type Query struct {
 	Count      int // 0 asks only for the total
 	// Projection lets the store skip reading attributes the response will not carry.
 	Projection schema.Projection
+	// ByCursor asks for cursor pagination (RFC 9865) instead of StartIndex. Cursor is then the
+	// NextCursor or PreviousCursor of an earlier page of the same query, "" for the first page.
+	ByCursor bool
+	Cursor   string
+}
+
+// Uncounted is PageInfo.Total when the list's size was not counted: on the pages after the first
+// of a filtered list read by cursor (RFC 9865 §2 lets such a response omit totalResults).
+const Uncounted = -1
+
+// PageInfo is what a store tells of a page besides its resources.
+type PageInfo struct {
+	// Total is how many resources the query selects, or Uncounted.
+	Total int
+	// NextCursor and PreviousCursor, in cursor pagination, read the pages after and before
+	// this one; "" when there is none (no NextCursor: this is the last page).
+	NextCursor, PreviousCursor string
 }
 
 // Page is one page of a list.
 type Page struct {
-	Total     int
+	PageInfo
 	Resources []*Resource
 }
 

@@ -95,11 +95,11 @@ func (s *Service) EachMember(ctx context.Context, a Actor, groups []string, fn f
 
 // ListGroups returns one page of groups, without members.
 func (s *Service) ListGroups(ctx context.Context, a Actor, q Query) (*Page, error) {
-	groups, total, err := s.store.Groups(ctx, a.Org, q)
+	groups, info, err := s.store.Groups(ctx, a.Org, q)
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Total: total, Resources: groups}, nil
+	return &Page{PageInfo: info, Resources: groups}, nil
 }
 
 // DeleteGroup deletes a group; its members stay users of the organization, and lose what the

@@ -22,9 +22,9 @@ type Store interface {
 	// Reads outside a transaction, each one consistent on its own.
 	Org(ctx context.Context, org string) (*Org, error)
 	User(ctx context.Context, org, id string, pr schema.Projection) (*User, error)
-	Users(ctx context.Context, org string, q Query) ([]*User, int, error)
+	Users(ctx context.Context, org string, q Query) ([]*User, PageInfo, error)
 	Group(ctx context.Context, org, id string) (*Resource, error)
-	Groups(ctx context.Context, org string, q Query) ([]*Resource, int, error)
+	Groups(ctx context.Context, org string, q Query) ([]*Resource, PageInfo, error)
 	// EachMember streams the members of groups, group by group in the order given.
 	EachMember(ctx context.Context, org string, groups []string, fn func(group string, m Member) error) error
 	// Memberships lists the groups a user is directly in, with what each maps to.

@@ -115,11 +115,11 @@ func (s *Service) GetUser(ctx context.Context, a Actor, id string, pr schema.Pro
 
 // ListUsers returns one page of users.
 func (s *Service) ListUsers(ctx context.Context, a Actor, q Query) (*Page, error) {
-	users, total, err := s.store.Users(ctx, a.Org, q)
+	users, info, err := s.store.Users(ctx, a.Org, q)
 	if err != nil {
 		return nil, err
 	}
-	page := &Page{Total: total, Resources: make([]*Resource, len(users))}
+	page := &Page{PageInfo: info, Resources: make([]*Resource, len(users))}
 	for i, u := range users {
 		page.Resources[i] = present(u)
 	}

@@ -67,8 +67,8 @@ func (s *Store) Group(ctx context.Context, org, id string) (*directory.Resource,
 }
 
 // Groups implements directory.Store; members are not read here (see EachMember).
-func (s *Store) Groups(ctx context.Context, org string, q directory.Query) ([]*directory.Resource, int, error) {
-	return list(ctx, s.pool, &s.groups.table, "SELECT "+groupColumns+" FROM groups g", org, q, scanGroup)
+func (s *Store) Groups(ctx context.Context, org string, q directory.Query) ([]*directory.Resource, directory.PageInfo, error) {
+	return list(ctx, s, &s.groups.table, "SELECT "+groupColumns+" FROM groups g", org, q, scanGroup)
 }
 
 // memberChunk is how many members of a group EachMember reads at a time.

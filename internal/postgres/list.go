@@ -3,64 +3,339 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimd/scimd/internal/directory"
 )
 
-// list runs a filtered, sorted, paged read of table t. selectFrom is the SELECT list and FROM
-// clause of a full read.
+// Lists cost the same whatever the size of the organization, for the requests that can:
 //
-// The page's ids are chosen first in a subquery and only those rows are read in full, so the
-// per-resource subqueries (multi-valued attributes, groups) never run for the rows OFFSET
-// skips. LIMIT and OFFSET are literals, validated integers, because as parameters they keep
-// PostgreSQL from ever using a cached plan. totalResults needs a count only when the page does
-// not tell it: a page that is not full ends the result set.
-func list[T any](ctx context.Context, pool *pgxpool.Pool, t *table, selectFrom, org string, q directory.Query,
-	scan func(pgx.Row) (T, error)) ([]T, int, error) {
-	qb := &query{args: []any{org}}
-	a := t.alias
-	where := a + ".org_id = $1"
-	if q.Filter != nil {
-		cond, err := t.where(qb, q.Filter)
-		if err != nil {
-			return nil, 0, err
-		}
-		where += " AND " + cond
-	}
-	order, err := t.orderBy(q.SortBy, q.Descending)
+//   - An unfiltered list tells its total from the organization's counters (org_counts, kept by
+//     triggers; see migrations/0009_paging.sql), never by counting.
+//   - startIndex paging skips rows with OFFSET, which costs the rows skipped, so an unfiltered
+//     page past the middle is read from the end: in the reverse order, skipping the rows after
+//     it, which the total tells. The cost grows with the distance from the nearer end, and the
+//     last page costs what the first does.
+//   - Cursor paging (RFC 9865) continues from the key of the page's last (or first) resource,
+//     through the order's index, so every page costs the same and reading a whole list costs
+//     O(N).
+//   - Sorts use the indexes migrations/0009_paging.sql defines for the common sort attributes
+//     (sortKey); sorting by another attribute sorts the whole selection on every page.
+//
+// A filtered list still counts when its page does not tell the total (a page that is not full
+// ends the list): filters are too many to keep counters for, and a count cached until the
+// organization changes would be recounted all the time in an organization being provisioned.
+// It is read forwards only, since without the total its end is unknown.
+
+// rowKey is where a resource lies in its list: its id and its order key's values.
+type rowKey struct {
+	id   string
+	vals []any
+}
+
+// listing is one list query of table t, translated.
+type listing struct {
+	t          *table
+	selectFrom string
+	q          *query
+	where      string
+	filtered   bool
+	parts      []keyPart
+	desc       bool
+}
+
+// list runs a filtered, sorted, paged read of table t. selectFrom is the SELECT list and FROM
+// clause of a full read, starting with "SELECT ".
+func list[T any](ctx context.Context, s *Store, t *table, selectFrom, org string, q directory.Query,
+	scan func(pgx.Row) (T, error)) ([]T, directory.PageInfo, error) {
+	l, err := newListing(t, selectFrom, org, q)
 	if err != nil {
-		return nil, 0, err
+		return nil, directory.PageInfo{}, err
 	}
-	var out []T
-	offset := max(q.StartIndex-1, 0)
-	if q.Count > 0 {
-		sql := fmt.Sprintf("%s JOIN (SELECT %s.id FROM %s %s WHERE %s ORDER BY %s LIMIT %d OFFSET %d) page"+
-			" ON page.id = %s.id WHERE %s.org_id = $1 ORDER BY %s",
-			selectFrom, a, t.name, a, where, order, q.Count, offset, a, a, order)
-		rows, err := pool.Query(ctx, sql, qb.args...)
+	if q.ByCursor {
+		return byCursor(ctx, s, l, q, scan)
+	}
+	return byIndex(ctx, s, l, q, scan)
+}
+
+func newListing(t *table, selectFrom, org string, q directory.Query) (*listing, error) {
+	l := &listing{t: t, selectFrom: selectFrom, q: &query{args: []any{org}}, where: t.alias + ".org_id = $1", desc: q.Descending}
+	if q.Filter != nil {
+		cond, err := t.where(l.q, q.Filter)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		for rows.Next() {
-			r, err := scan(rows)
-			if err != nil {
-				rows.Close()
-				return nil, 0, err
+		l.where += " AND " + cond
+		l.filtered = true
+	}
+	var err error
+	l.parts, err = t.sortKey(q.SortBy)
+	return l, err
+}
+
+// byIndex reads the page at q.StartIndex.
+func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query, scan func(pgx.Row) (T, error)) ([]T, directory.PageInfo, error) {
+	offset := max(q.StartIndex-1, 0)
+	var out []T
+	if l.filtered {
+		if q.Count > 0 {
+			b := &pgx.Batch{}
+			queuePageOf(l, b, nil, false, q.Count, offset, scan, &out, nil)
+			if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+				return nil, directory.PageInfo{}, err
 			}
-			out = append(out, r)
+			if n := len(out); n > 0 && n < q.Count {
+				return out, directory.PageInfo{Total: offset + n}, nil
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, 0, err
-		}
-		if n := len(out); n > 0 && n < q.Count {
-			return out, offset + n, nil
-		}
+		total, err := l.count(ctx, s)
+		return out, directory.PageInfo{Total: total}, err
+	}
+	if offset == 0 && q.Count > 0 {
+		// The first page is read forwards whatever the total: both in one round trip.
+		var total int
+		b := &pgx.Batch{}
+		l.queueTotal(b, &total)
+		queuePageOf(l, b, nil, false, q.Count, 0, scan, &out, nil)
+		err := s.pool.SendBatch(ctx, b).Close()
+		return out, directory.PageInfo{Total: total}, err
 	}
 	var total int
-	err = pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s %s WHERE %s", t.name, a, where), qb.args...).Scan(&total)
-	return out, total, err
+	b := &pgx.Batch{}
+	l.queueTotal(b, &total)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, directory.PageInfo{}, err
+	}
+	if q.Count == 0 || offset >= total {
+		return nil, directory.PageInfo{Total: total}, nil
+	}
+	n := min(q.Count, total-offset)
+	b = &pgx.Batch{}
+	if after := total - offset - n; after < offset {
+		// Nearer the end: the n rows before the last `after`, in the reverse order.
+		queuePageOf(l, b, nil, true, n, after, scan, &out, nil)
+	} else {
+		queuePageOf(l, b, nil, false, n, offset, scan, &out, nil)
+	}
+	err := s.pool.SendBatch(ctx, b).Close()
+	return out, directory.PageInfo{Total: total}, err
+}
+
+// byCursor reads the first page of a cursor walk, or the page after or before q.Cursor.
+//
+// totalResults comes with every page of an unfiltered list (the counters), and with the first
+// page of a filtered one (counted once, unless the page holds the whole selection); the later
+// pages of a filtered walk are Uncounted, since counting each would make reading the selection
+// O(N²).
+func byCursor[T any](ctx context.Context, s *Store, l *listing, q directory.Query, scan func(pgx.Row) (T, error)) ([]T, directory.PageInfo, error) {
+	fp := fingerprint(l.t, l.where, l.q.args, l.parts, l.desc)
+	var cur *cursor
+	var keyset *condition
+	if q.Cursor != "" {
+		c, at, err := s.cursors.open(ctx, q.Cursor, fp, l.parts)
+		if err != nil {
+			return nil, directory.PageInfo{}, err
+		}
+		cur, keyset = c, l.keyset(at, c.Before)
+	}
+	info := directory.PageInfo{Total: directory.Uncounted}
+	b := &pgx.Batch{}
+	if !l.filtered {
+		l.queueTotal(b, &info.Total)
+	}
+	if q.Count == 0 {
+		var err error
+		if !l.filtered {
+			err = s.pool.SendBatch(ctx, b).Close()
+		} else if cur == nil {
+			info.Total, err = l.count(ctx, s)
+		}
+		return nil, info, err
+	}
+	before := cur != nil && cur.Before
+	// One resource more than the page tells whether there are more in the direction read.
+	var out []T
+	var keys []rowKey
+	queuePageOf(l, b, keyset, before, q.Count+1, 0, scan, &out, &keys)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, directory.PageInfo{}, err
+	}
+	if before && len(out) == 0 {
+		// Everything before the cursor was deleted since: the page before is the first page.
+		q.Cursor = ""
+		return byCursor(ctx, s, l, q, scan)
+	}
+	more := len(out) > q.Count
+	if more && before {
+		out, keys = out[1:], keys[1:] // read backwards: the extra one comes first
+	} else if more {
+		out, keys = out[:q.Count], keys[:q.Count]
+	}
+	// The next page is after the last resource, the previous one before the first. A page read
+	// forwards has a next one if it found more, and a previous one unless it is the first; a
+	// page read backwards the other way round.
+	var err error
+	if n := len(keys); n > 0 && (more || before) {
+		if info.NextCursor, err = s.cursors.seal(ctx, fp, false, keys[n-1]); err != nil {
+			return nil, directory.PageInfo{}, err
+		}
+	}
+	if len(keys) > 0 && ((cur != nil && !before) || (before && more)) {
+		if info.PreviousCursor, err = s.cursors.seal(ctx, fp, true, keys[0]); err != nil {
+			return nil, directory.PageInfo{}, err
+		}
+	}
+	if l.filtered && cur == nil {
+		if more {
+			info.Total, err = l.count(ctx, s)
+		} else {
+			info.Total = len(out)
+		}
+	}
+	return out, info, err
+}
+
+// queueTotal queues the read of an unfiltered list's total from the organization's counters.
+func (l *listing) queueTotal(b *pgx.Batch, total *int) {
+	b.Queue("SELECT coalesce(sum(n), 0) FROM org_counts WHERE org_id = $1 AND tbl = $2", l.q.args[0], l.t.name).
+		QueryRow(func(row pgx.Row) error { return row.Scan(total) })
+}
+
+// count counts a filtered list.
+func (l *listing) count(ctx context.Context, s *Store) (int, error) {
+	var total int
+	err := s.pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s %s WHERE %s", l.t.name, l.t.alias, l.where), l.q.args...).Scan(&total)
+	return total, err
+}
+
+// keyset is the condition selecting the resources after (or before) the one at k, in the
+// list's order: one row comparison over the order key, which an index on it serves as the
+// start of its range. Its parameters follow the listing's.
+func (l *listing) keyset(k rowKey, before bool) *condition {
+	op := "<"
+	if l.desc == before {
+		op = ">"
+	}
+	q := &query{args: slices.Clone(l.q.args)}
+	lhs := make([]string, 0, len(l.parts)+1)
+	rhs := make([]string, 0, len(l.parts)+1)
+	for i, p := range l.parts {
+		lhs = append(lhs, p.sql)
+		rhs = append(rhs, q.arg(k.vals[i])+"::"+p.kind)
+	}
+	lhs = append(lhs, l.t.alias+".id")
+	rhs = append(rhs, q.arg(k.id)+"::uuid")
+	return &condition{sql: "(" + strings.Join(lhs, ", ") + ") " + op + " (" + strings.Join(rhs, ", ") + ")", args: q.args}
+}
+
+// condition is a listing's condition with a further one, and the parameters of both.
+type condition struct {
+	sql  string
+	args []any
+}
+
+// order is the ORDER BY list over the key's expressions (in their SQL, or as the columns
+// k0, k1, ... of the page subquery when page is set), ascending or descending.
+func (l *listing) order(desc, page bool) string {
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	var b strings.Builder
+	for i, p := range l.parts {
+		if page {
+			fmt.Fprintf(&b, "page.k%d%s, ", i, dir)
+		} else {
+			b.WriteString(p.sql + dir + ", ")
+		}
+	}
+	b.WriteString(l.t.alias + ".id" + dir)
+	return b.String()
+}
+
+// pageSQL reads a page: the resources after skipping offset of those the keyset condition (if
+// any) selects, at most limit, in the list's order, or read from the other end when reverse;
+// either way they come in the list's order. Each row starts with the resource's id and its key
+// values (k0, k1, ...), followed by the columns of selectFrom.
+//
+// The page's ids and keys are chosen first in a subquery, and only those rows are read in
+// full, so the per-resource subqueries (multi-valued attributes, groups) never run for the rows
+// OFFSET skips. LIMIT and OFFSET are literals, validated integers, because as parameters they
+// keep PostgreSQL from ever using a cached plan.
+func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) string {
+	a := l.t.alias
+	where := l.where
+	if keyset != nil {
+		where += " AND " + keyset.sql
+	}
+	var keys, pageKeys strings.Builder
+	for i, p := range l.parts {
+		fmt.Fprintf(&keys, ", %s AS k%d", p.sql, i)
+		fmt.Fprintf(&pageKeys, "page.k%d, ", i)
+	}
+	return fmt.Sprintf("SELECT page.id::text, %s%s JOIN (SELECT %s.id%s FROM %s %s WHERE %s ORDER BY %s LIMIT %d OFFSET %d) page"+
+		" ON page.id = %s.id WHERE %s.org_id = $1 ORDER BY %s",
+		pageKeys.String(), strings.TrimPrefix(l.selectFrom, "SELECT "), a, keys.String(), l.t.name, a, where,
+		l.order(l.desc != reverse, false), limit, offset, a, a, l.order(l.desc, true))
+}
+
+// queuePageOf queues the read of a page (pageSQL), appending its resources to out and, when
+// keys is not nil, their keys to keys.
+func queuePageOf[T any](l *listing, b *pgx.Batch, keyset *condition, reverse bool, limit, offset int,
+	scan func(pgx.Row) (T, error), out *[]T, keys *[]rowKey) {
+	args := l.q.args
+	if keyset != nil {
+		args = keyset.args
+	}
+	b.Queue(l.pageSQL(keyset, reverse, limit, offset), args...).Query(func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			k := rowKey{vals: make([]any, len(l.parts))}
+			dest := []any{&k.id}
+			for _, p := range l.parts {
+				switch p.kind {
+				case kindBool:
+					dest = append(dest, new(bool))
+				case kindTime:
+					dest = append(dest, new(time.Time))
+				default:
+					dest = append(dest, new(string))
+				}
+			}
+			r, err := scan(keyedRow{Row: rows, keys: dest})
+			if err != nil {
+				return err
+			}
+			for i, d := range dest[1:] {
+				switch d := d.(type) {
+				case *bool:
+					k.vals[i] = *d
+				case *time.Time:
+					k.vals[i] = *d
+				case *string:
+					k.vals[i] = *d
+				}
+			}
+			*out = append(*out, r)
+			if keys != nil {
+				*keys = append(*keys, k)
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// keyedRow is a row whose first columns are a page's keys, scanned into keys before the
+// columns the scan function asks for.
+type keyedRow struct {
+	pgx.Row
+	keys []any
+}
+
+func (r keyedRow) Scan(dest ...any) error {
+	return r.Row.Scan(append(slices.Clip(r.keys), dest...)...)
 }

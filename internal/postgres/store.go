@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,6 +21,8 @@ type Store struct {
 	users  *users
 	groups *groups
 	tokens *tokenCache
+	// cursors seals and opens list cursors (cursor.go).
+	cursors *cursors
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -30,7 +33,8 @@ func NewStore(pool *pgxpool.Pool, reg *schema.Registry) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, users: u, groups: newGroups(reg.Group), tokens: newTokenCache()}, nil
+	return &Store{pool: pool, users: u, groups: newGroups(reg.Group), tokens: newTokenCache(),
+		cursors: &cursors{pool: pool, now: time.Now}}, nil
 }
 
 // Orgs is the organization store over the same pool, sharing the token cache, so that an

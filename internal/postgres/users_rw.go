@@ -24,8 +24,8 @@ func (s *Store) User(ctx context.Context, org, id string, pr schema.Projection) 
 }
 
 // Users implements directory.Store.
-func (s *Store) Users(ctx context.Context, org string, q directory.Query) ([]*directory.User, int, error) {
-	return list(ctx, s.pool, &s.users.table, s.users.selectFrom(q.Projection, false), org, q, s.users.scan)
+func (s *Store) Users(ctx context.Context, org string, q directory.Query) ([]*directory.User, directory.PageInfo, error) {
+	return list(ctx, s, &s.users.table, s.users.selectFrom(q.Projection, false), org, q, s.users.scan)
 }
 
 // TakenUserNames implements directory.Store, comparing with lower() as the unique index

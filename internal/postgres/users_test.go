@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
@@ -28,6 +29,7 @@ func registry(t *testing.T) *schema.Registry {
 // store is the store with an organization, on a database of the test's own, and the directory
 // service over it.
 type store struct {
+	pool  *pgxpool.Pool
 	dir   *directory.Service
 	org   string
 	actor directory.Actor
@@ -43,7 +45,7 @@ func newStore(t *testing.T) *store {
 	require.NoError(t, err)
 	tok, err := postgres.NewOrgs(pool).CreateOrg(context.Background(), "", "Acme", []string{"example.com"})
 	require.NoError(t, err)
-	return &store{dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
+	return &store{pool: pool, dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
 }
 
 func (s *store) create(t *testing.T, body map[string]any) string {

@@ -288,23 +288,66 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// orderBy returns the ORDER BY clause for sorting by p, always ending in the id so that pages
-// are stable. Without p, resources come in creation order.
-func (t *table) orderBy(p *schema.Path, desc bool) (string, error) {
-	dir := " ASC"
-	if desc {
-		dir = " DESC"
-	}
-	id := t.alias + ".id" + dir
+// keyPart is one expression of a list's order key. The key is compared part by part, then by
+// the resource's id, which breaks ties, so that every order is total and pages never overlap.
+// No part is ever NULL, so that a row comparison (keyset pagination) and its exact reverse
+// (descending, or a page read from the end) are plain comparisons an index can serve.
+type keyPart struct {
+	sql  string
+	kind string // one of the kinds below: how the part's value is scanned and cast back
+}
+
+// Kinds of key part, named for their SQL type.
+const (
+	kindBool = "boolean"
+	kindText = "text"
+	kindTime = "timestamptz"
+)
+
+// notNull are the sortable column expressions that are never NULL; any other gets an IS NULL
+// part (see textKey). It only has to be right for the sorts migrations/0009_paging.sql indexes
+// without that part: a column missing here still sorts correctly, just not by that index.
+var notNull = map[string]bool{
+	"u.user_name": true, "u.active": true, "u.created_at": true, "u.last_modified": true,
+	"g.display_name": true, "g.created_at": true, "g.last_modified": true,
+}
+
+// sortPrefix is how many characters of a string attribute of unlimited length a sort compares.
+const sortPrefix = 256
+
+// sortKey returns the order key of sorting by p; without p, resources come in creation order.
+//
+// Strings compare lowercased unless caseExact, by code point (COLLATE "C"): the "Unicode
+// alphabetic sort order with no specific locale implied" of RFC 7644 §3.4.2.3, whatever the
+// database's locale, and the order in which filters compare (cmpSQL). A resource without a
+// value sorts after every value: the IS NULL part is false for values and true for none, so
+// descending, the exact reverse, puts them first, as §3.4.2.3 asks. Every sort
+// migrations/0009_paging.sql gives an index has exactly that index's expressions.
+func (t *table) sortKey(p *schema.Path) ([]keyPart, error) {
 	if p == nil {
-		return t.alias + ".created_at" + dir + ", " + id, nil
+		return []keyPart{{t.alias + ".created_at", kindTime}}, nil
 	}
 	if col, ok := t.columns[p.String()]; ok {
-		col = strings.TrimPrefix(col, uuidPrefix)
-		if a := p.Leaf(); a.Type == schema.TypeString && !a.CaseExact {
-			col = "lower(" + col + ")"
+		a := p.Leaf()
+		if uc, ok := strings.CutPrefix(col, uuidPrefix); ok {
+			if uc == t.alias+".id" {
+				return nil, nil // the id alone
+			}
+			return textKey(uc+"::text", false, 0, !notNull[uc]), nil
 		}
-		return col + dir + " NULLS LAST, " + id, nil
+		switch a.Type {
+		case schema.TypeBoolean:
+			return scalarKey(col, kindBool, "false"), nil
+		case schema.TypeDateTime:
+			return scalarKey(col, kindTime, "'-infinity'"), nil
+		}
+		prefix := 0
+		if a.MaxBytes == 0 {
+			// An index entry cannot hold a value of any length: values whose length is not
+			// limited (schema.MaxIndexedBytes) compare on their first sortPrefix characters.
+			prefix = sortPrefix
+		}
+		return textKey(col, a.Type == schema.TypeString && !a.CaseExact, prefix, !notNull[col]), nil
 	}
 	top := schema.Path{Ext: p.Ext, Attr: p.Attr}
 	if ch, ok := t.children[top.String()]; ok {
@@ -315,7 +358,7 @@ func (t *table) orderBy(p *schema.Path, desc bool) (string, error) {
 		}
 		col, ok := ch.columns[sub]
 		if !ok {
-			return "", scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())
+			return nil, scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())
 		}
 		col = "lower(" + strings.TrimPrefix(col, uuidPrefix) + "::text)"
 		expr := "(SELECT min(" + col + ") FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) + ")"
@@ -323,7 +366,31 @@ func (t *table) orderBy(p *schema.Path, desc bool) (string, error) {
 			expr = "(SELECT " + col + " FROM " + strings.ReplaceAll(ch.from, "{p}", t.alias) +
 				` ORDER BY c."primary" DESC, c.pos LIMIT 1)`
 		}
-		return expr + dir + " NULLS LAST, " + id, nil
+		return textKey(expr, false, 0, true), nil
 	}
-	return "", scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())
+	return nil, scimerr.Invalid(scimerr.InvalidValue, "cannot sort by %q", p.String())
+}
+
+// textKey is the key of string expression e: its first prefix characters (all when 0),
+// lowercased first if lower.
+func textKey(e string, lower bool, prefix int, nullable bool) []keyPart {
+	v := e
+	if prefix > 0 {
+		v = "left(" + v + ", " + strconv.Itoa(prefix) + ")"
+	}
+	if lower {
+		v = "lower(" + v + ")"
+	}
+	if !nullable {
+		return []keyPart{{v + ` COLLATE "C"`, kindText}}
+	}
+	return []keyPart{{"(" + e + " IS NULL)", kindBool}, {"coalesce(" + v + `, '') COLLATE "C"`, kindText}}
+}
+
+// scalarKey is the key of a boolean or timestamp column, with zero standing in for NULL.
+func scalarKey(col, kind, zero string) []keyPart {
+	if notNull[col] {
+		return []keyPart{{col, kind}}
+	}
+	return []keyPart{{"(" + col + " IS NULL)", kindBool}, {"coalesce(" + col + ", " + zero + ")", kind}}
 }

@@ -42,6 +42,13 @@ const (
 	TooLarge      = "tooLarge"
 )
 
+// SCIM error types of cursor pagination (RFC 9865 §2.1), all with status 400.
+const (
+	InvalidCursor = "invalidCursor"
+	ExpiredCursor = "expiredCursor"
+	InvalidCount  = "invalidCount"
+)
+
 // Error is a failure described for the client.
 type Error struct {
 	Kind     Kind

@@ -25,6 +25,16 @@ func (s *server) handleServiceProviderConfig(w http.ResponseWriter, r *http.Requ
 		"changePassword":   map[string]any{"supported": true},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
+		// RFC 9865 §4. Index paging stays the default, as §2 advises for a service that had it
+		// first, so that clients unaware of cursors see no change.
+		"pagination": map[string]any{
+			"cursor":                  true,
+			"index":                   true,
+			"defaultPaginationMethod": "index",
+			"defaultPageSize":         directory.DefaultPageSize,
+			"maxPageSize":             directory.MaxPageSize,
+			"cursorTimeout":           int(directory.CursorTimeout.Seconds()),
+		},
 		"authenticationSchemes": []any{map[string]any{
 			"type":        "oauthbearertoken",
 			"name":        "Bearer token",

@@ -60,6 +60,8 @@ func TestServiceProviderConfig(t *testing.T) {
 		require.Equal(t, true, get(c, feature, "supported"), feature)
 	}
 	require.EqualValues(t, 1000, get(c, "filter", "maxResults"))
+	require.Equal(t, map[string]any{"cursor": true, "index": true, "defaultPaginationMethod": "index",
+		"defaultPageSize": float64(100), "maxPageSize": float64(1000), "cursorTimeout": float64(3600)}, c["pagination"], "RFC 9865 §4")
 	require.Contains(t, c, "bulk")
 	require.IsType(t, true, get(c, "bulk", "supported"))
 	schemes, _ := c["authenticationSchemes"].([]any)

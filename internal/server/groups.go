@@ -33,12 +33,7 @@ func (s *server) handleListGroups(w http.ResponseWriter, r *http.Request) {
 		s.writeList(w, r, rt, q, page)
 		return
 	}
-	head, _ := json.Marshal(map[string]any{
-		"schemas":      []string{schema.ListResponseURN},
-		"totalResults": page.Total,
-		"startIndex":   q.StartIndex,
-		"itemsPerPage": len(page.Resources),
-	})
+	head, _ := json.Marshal(listHead(q, page))
 	s.streamGroups(w, r, http.StatusOK, head, nil, page.Resources, q.Projection)
 }
 

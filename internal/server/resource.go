@@ -132,9 +132,10 @@ func (p params) projection(rt *schema.ResourceType) schema.Projection {
 	return rt.ParseProjection(p["attributes"], p["excludedattributes"])
 }
 
-// listQuery parses the list parameters of RFC 7644 §3.4.2.
+// listQuery parses the list parameters of RFC 7644 §3.4.2, and those of cursor pagination
+// (RFC 9865): a cursor parameter, even empty, asks for it instead of startIndex.
 func (p params) listQuery(rt *schema.ResourceType) (directory.Query, error) {
-	q := directory.Query{StartIndex: 1, Count: 100, Projection: p.projection(rt)}
+	q := directory.Query{StartIndex: 1, Count: directory.DefaultPageSize, Projection: p.projection(rt)}
 	if f, ok := p["filter"]; ok {
 		e, err := filter.Parse(rt, f)
 		if err != nil {
@@ -156,7 +157,11 @@ func (p params) listQuery(rt *schema.ResourceType) (directory.Query, error) {
 	default:
 		return q, scimerr.Invalid(scimerr.InvalidValue, "sortOrder must be ascending or descending, not %q", p["sortorder"])
 	}
+	q.Cursor, q.ByCursor = p["cursor"]
 	if v, ok := p["startindex"]; ok {
+		if q.ByCursor {
+			return q, scimerr.Invalid(scimerr.InvalidValue, "startIndex and cursor are two ways of paging; send one of them")
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return q, scimerr.Invalid(scimerr.InvalidValue, "startIndex must be an integer, not %q", v)
@@ -166,11 +171,38 @@ func (p params) listQuery(rt *schema.ResourceType) (directory.Query, error) {
 	if v, ok := p["count"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			return q, scimerr.Invalid(scimerr.InvalidValue, "count must be an integer, not %q", v)
+			scimType := scimerr.InvalidValue
+			if q.ByCursor {
+				scimType = scimerr.InvalidCount // RFC 9865 §2.1
+			}
+			return q, scimerr.Invalid(scimType, "count must be an integer, not %q", v)
 		}
+		// Below 0 means 0 (RFC 9865 §2), above the maximum means the maximum (RFC 7644 §3.4.2.4).
 		q.Count = min(max(n, 0), directory.MaxPageSize)
 	}
 	return q, nil
+}
+
+// listHead is a ListResponse without its Resources. In cursor pagination it has no startIndex,
+// has the cursors of the pages around, and has no totalResults when the page was not counted.
+func listHead(q directory.Query, page *directory.Page) map[string]any {
+	head := map[string]any{
+		"schemas":      []string{schema.ListResponseURN},
+		"itemsPerPage": len(page.Resources),
+	}
+	if page.Total != directory.Uncounted {
+		head["totalResults"] = page.Total
+	}
+	if !q.ByCursor {
+		head["startIndex"] = q.StartIndex
+	}
+	if page.NextCursor != "" {
+		head["nextCursor"] = page.NextCursor
+	}
+	if page.PreviousCursor != "" {
+		head["previousCursor"] = page.PreviousCursor
+	}
+	return head
 }
 
 // writeList answers a ListResponse.
@@ -179,13 +211,9 @@ func (s *server) writeList(w http.ResponseWriter, r *http.Request, rt *schema.Re
 	for _, res := range page.Resources {
 		resources = append(resources, s.render(r, rt, res, q.Projection))
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
-		"schemas":      []string{schema.ListResponseURN},
-		"totalResults": page.Total,
-		"startIndex":   q.StartIndex,
-		"itemsPerPage": len(resources),
-		"Resources":    resources,
-	})
+	body := listHead(q, page)
+	body["Resources"] = resources
+	s.writeJSON(w, http.StatusOK, body)
 }
 
 func precondition(r *http.Request) directory.Precondition {

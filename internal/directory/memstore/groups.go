@@ -55,24 +55,24 @@ func (s *Store) Group(ctx context.Context, orgID, id string) (*directory.Resourc
 	return nil, directory.ErrNotFound
 }
 
-// Groups implements directory.Store for what the directory's tests need: no filter and no
-// sortBy, groups in creation order, paged by startIndex and count.
-func (s *Store) Groups(ctx context.Context, orgID string, q directory.Query) ([]*directory.Resource, int, error) {
-	if q.Filter != nil || q.SortBy != nil {
-		return nil, 0, errUnsupported("a filter or sortBy")
+// Groups implements directory.Store for what the directory's tests need: no filter, no sortBy
+// and no cursor, groups in creation order, paged by startIndex and count.
+func (s *Store) Groups(ctx context.Context, orgID string, q directory.Query) ([]*directory.Resource, directory.PageInfo, error) {
+	if q.Filter != nil || q.SortBy != nil || q.ByCursor {
+		return nil, directory.PageInfo{}, errUnsupported("a filter, sortBy or cursor")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.orgs[orgID]
 	if !ok {
-		return nil, 0, nil
+		return nil, directory.PageInfo{}, nil
 	}
 	all := slices.SortedFunc(maps.Values(o.groups), func(a, b *group) int { return int(a.seq - b.seq) })
 	var out []*directory.Resource
 	for _, g := range page(all, q) {
 		out = append(out, readGroup(g))
 	}
-	return out, len(all), nil
+	return out, directory.PageInfo{Total: len(all)}, nil
 }
 
 // EachMember implements directory.Store: members by id within each group, each with its

@@ -114,24 +114,24 @@ func (s *Store) User(ctx context.Context, orgID, id string, _ schema.Projection)
 	return o.read(u), nil
 }
 
-// Users implements directory.Store for what the directory's tests need: no filter and no
-// sortBy, users in creation order, paged by startIndex and count.
-func (s *Store) Users(ctx context.Context, orgID string, q directory.Query) ([]*directory.User, int, error) {
-	if q.Filter != nil || q.SortBy != nil {
-		return nil, 0, errUnsupported("a filter or sortBy")
+// Users implements directory.Store for what the directory's tests need: no filter, no sortBy
+// and no cursor, users in creation order, paged by startIndex and count.
+func (s *Store) Users(ctx context.Context, orgID string, q directory.Query) ([]*directory.User, directory.PageInfo, error) {
+	if q.Filter != nil || q.SortBy != nil || q.ByCursor {
+		return nil, directory.PageInfo{}, errUnsupported("a filter, sortBy or cursor")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.orgs[orgID]
 	if !ok {
-		return nil, 0, nil
+		return nil, directory.PageInfo{}, nil
 	}
 	all := o.usersInOrder()
 	var out []*directory.User
 	for _, u := range page(all, q) {
 		out = append(out, o.read(u))
 	}
-	return out, len(all), nil
+	return out, directory.PageInfo{Total: len(all)}, nil
 }
 
 func (o *org) usersInOrder() []*user {

@@ -1,0 +1,190 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/scimd/scimd/internal/dbtest"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/postgres"
+	"github.com/scimd/scimd/internal/schema"
+)
+
+// pageQueries records the page reads (postgres/list.go) a pool sends, with their arguments.
+type pageQueries struct {
+	mu   sync.Mutex
+	sql  []string
+	args [][]any
+}
+
+func (p *pageQueries) record(sql string, args []any) {
+	if strings.Contains(sql, ") page ON page.id = ") {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.sql, p.args = append(p.sql, sql), append(p.args, args)
+	}
+}
+
+func (p *pageQueries) last() (string, []any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sql[len(p.sql)-1], p.args[len(p.args)-1]
+}
+
+func (p *pageQueries) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	p.record(d.SQL, d.Args)
+	return ctx
+}
+func (p *pageQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (p *pageQueries) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+func (p *pageQueries) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	p.record(d.SQL, d.Args)
+}
+func (p *pageQueries) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// planNode is a node of EXPLAIN (FORMAT JSON).
+type planNode struct {
+	Type  string     `json:"Node Type"`
+	Index string     `json:"Index Name"`
+	Plans []planNode `json:"Plans"`
+}
+
+func (n planNode) find(typ string) *planNode {
+	if n.Type == typ {
+		return &n
+	}
+	for _, c := range n.Plans {
+		if f := c.find(typ); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func (n planNode) types() []string {
+	out := []string{n.Type}
+	for _, c := range n.Plans {
+		out = append(out, c.types()...)
+	}
+	return out
+}
+
+// TestSortedPagesWalkAnIndex: in an organization of 20,000 users and 5,000 groups beside
+// another organization, the first page, the last page (startIndex=N-99, read from the end) and
+// a cursor page of every indexed sort, both ways, choose their rows by walking that sort's index
+// (forwards or backwards) and stop after the page: no Sort below the page's LIMIT, so nothing
+// sorts the organization. Sorting the page's own rows afterwards is cheap and allowed.
+func TestSortedPagesWalkAnIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
+	require.NoError(t, err)
+	traced := &pageQueries{}
+	cfg.ConnConfig.Tracer = traced
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, postgres.Migrate(ctx, pool))
+	reg := registry(t)
+	st, err := postgres.NewStore(pool, reg)
+	require.NoError(t, err)
+	dir, err := directory.New(st, reg)
+	require.NoError(t, err)
+	o := postgres.NewOrgs(pool)
+	acme, err := o.CreateOrg(ctx, "", "Acme", []string{"example.com"})
+	require.NoError(t, err)
+	globex, err := o.CreateOrg(ctx, "", "Globex", []string{"globex.example"})
+	require.NoError(t, err)
+	const users, groups = 20000, 5000
+	for org, n := range map[string]int{acme.OrgID: users, globex.OrgID: 2000} {
+		_, err = pool.Exec(ctx, `INSERT INTO users (org_id, id, user_name, display_name, family_name, given_name, external_id,
+				created_at, last_modified)
+			SELECT $1, gen_random_uuid(), 'user' || g || '@example.com',
+				CASE WHEN g % 10 <> 0 THEN md5(g::text) END, CASE WHEN g % 20 <> 0 THEN 'Family' || g % 997 END,
+				'Given' || g % 501, CASE WHEN g % 3 <> 0 THEN 'ext-' || g END,
+				now() - make_interval(secs => $2 - g), now() - make_interval(secs => g)
+			FROM generate_series(1, $2::int) g`, org, n)
+		require.NoError(t, err)
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO groups (org_id, id, display_name, external_id, created_at)
+		SELECT $1, gen_random_uuid(), 'group ' || g, CASE WHEN g % 2 = 0 THEN 'ext-' || g END, now() - make_interval(secs => g)
+		FROM generate_series(1, $2::int) g`, acme.OrgID, groups)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "ANALYZE users; ANALYZE groups")
+	require.NoError(t, err)
+
+	actor := directory.Operator(acme.OrgID)
+	for _, c := range []struct {
+		rt      *schema.ResourceType
+		n       int
+		list    func(directory.Query) (*directory.Page, error)
+		indexes map[string]string // sortBy → the index it walks
+	}{
+		{reg.User, users, func(q directory.Query) (*directory.Page, error) { return dir.ListUsers(ctx, actor, q) }, map[string]string{
+			"": "users_created", "userName": "users_sort_user_name", "displayName": "users_sort_display_name",
+			"name.familyName": "users_sort_family_name", "name.givenName": "users_sort_given_name",
+			"externalId": "users_sort_external_id", "meta.created": "users_created", "meta.lastModified": "users_last_modified",
+		}},
+		{reg.Group, groups, func(q directory.Query) (*directory.Page, error) { return dir.ListGroups(ctx, actor, q) }, map[string]string{
+			"": "groups_created", "displayName": "groups_sort_display_name", "externalId": "groups_sort_external_id",
+			"meta.created": "groups_created", "meta.lastModified": "groups_last_modified",
+		}},
+	} {
+		for sb, index := range c.indexes {
+			for _, desc := range []bool{false, true} {
+				q := directory.Query{Descending: desc, Count: 100}
+				if sb != "" {
+					p, err := c.rt.ParsePath(sb)
+					require.NoError(t, err)
+					q.SortBy = &p
+				}
+				requirePlan := func(what string) {
+					t.Helper()
+					sql, args := traced.last()
+					var out []byte
+					require.NoError(t, pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&out))
+					var plans []struct{ Plan planNode }
+					require.NoError(t, json.Unmarshal(out, &plans))
+					limit := plans[0].Plan.find("Limit")
+					name := fmt.Sprintf("%s sortBy=%q descending=%v, %s", c.rt.Name, sb, desc, what)
+					require.NotNil(t, limit, name)
+					require.NotContains(t, limit.types(), "Sort", "%s: %s", name, out)
+					require.NotContains(t, limit.types(), "Incremental Sort", "%s: %s", name, out)
+					scan := limit.find("Index Scan")
+					if scan == nil {
+						scan = limit.find("Index Only Scan")
+					}
+					require.NotNil(t, scan, "%s: %s", name, out)
+					require.Equal(t, index, scan.Index, "%s: %s", name, out)
+				}
+				q.StartIndex = 1
+				first, err := c.list(q)
+				require.NoError(t, err)
+				require.Len(t, first.Resources, 100)
+				requirePlan("first page")
+				q.StartIndex = c.n - 99
+				last, err := c.list(q)
+				require.NoError(t, err)
+				require.Len(t, last.Resources, 100)
+				requirePlan("last page")
+				q.StartIndex, q.ByCursor = 0, true
+				byCursor, err := c.list(q)
+				require.NoError(t, err)
+				q.Cursor = byCursor.NextCursor
+				_, err = c.list(q)
+				require.NoError(t, err)
+				requirePlan("second page by cursor")
+			}
+		}
+	}
+}
