@@ -125,6 +125,9 @@ func (a *adminAPI) sendWith(h http.Header, method, path string, body any) (admin
 		return adminResp{}, err
 	}
 	r := adminResp{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	if err := checkAdminAnswer(method, path, r.Status, raw); err != nil {
+		return r, err
+	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 			return r, fmt.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)

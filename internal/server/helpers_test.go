@@ -209,6 +209,9 @@ func (e *env) send(method, path string, body any, h hdr) (resp, error) {
 		return resp{}, err
 	}
 	r := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	if err := checkAdminAnswer(method, strings.TrimPrefix(path, "/"), r.Status, raw); err != nil {
+		return r, err
+	}
 	if len(bytes.TrimSpace(raw)) > 0 && !strings.HasPrefix(path, "//") {
 		if ct := res.Header.Get("Content-Type"); ct != scimJSON {
 			return r, fmt.Errorf("%s %s: Content-Type %q, want %q", method, path, ct, scimJSON)

@@ -83,6 +83,9 @@ func (s *server) routes() http.Handler {
 		r.Use(s.onListener(adminSide), s.limitAuthFailures(s.writeAdminError), s.withAdmin)
 		r.NotFound(s.adminNotFound)
 		r.MethodNotAllowed(s.adminMethodNotAllowed)
+		// This API's OpenAPI description (admin_openapi.go): a route added here is described
+		// there too, or openapi_test.go fails.
+		r.Get("/openapi.json", s.adminOpenAPI)
 		r.Post("/orgs", s.admin(s.adminCreateOrg))
 		r.Get("/orgs", s.admin(s.adminListOrgs))
 		r.Get("/orgs/{org}", s.admin(s.adminGetOrg))
