@@ -159,6 +159,9 @@ func normalizeSingle(a *Attribute, v any, name string) (any, error) {
 			// {"value": ""} is how Entra clears the manager: it means unassigned.
 			return nil, nil
 		}
+		if a.Name == "roles" {
+			m = unwrapAppRole(m)
+		}
 		out := map[string]any{}
 		keys := map[*Attribute]string{}
 		for k, sv := range m {
@@ -243,6 +246,31 @@ func normalizeSingle(a *Attribute, v any, name string) (any, error) {
 		}
 		return s, nil
 	}
+}
+
+// unwrapAppRole reads a role the way Entra ID sends it in a PATCH when the app's roles are
+// mapped with AppRoleAssignmentsComplex: the app role as a JSON object inside the value
+// string, {"value": "{\"id\":\"…\",\"value\":\"orgRole:admin\",\"displayName\":\"Admin\"}"}
+// (its POST sends plain objects). It means the role of that inner value, shown as its
+// displayName. Anything else is returned as it is.
+func unwrapAppRole(m map[string]any) map[string]any {
+	s, _ := m["value"].(string)
+	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
+		return m
+	}
+	var role struct {
+		Value       string `json:"value"`
+		DisplayName string `json:"displayName"`
+	}
+	if err := json.Unmarshal([]byte(s), &role); err != nil || role.Value == "" {
+		return m
+	}
+	out := maps.Clone(m)
+	out["value"] = role.Value
+	if _, ok := out["display"]; !ok && role.DisplayName != "" {
+		out["display"] = role.DisplayName
+	}
+	return out
 }
 
 // checkString refuses a string PostgreSQL cannot store for attribute a: one holding NUL, which

@@ -414,3 +414,21 @@ func TestAppRoles(t *testing.T) {
 	require.Equal(t, want[:2], r.Body["roles"])
 	require.Zero(t, e.count("SELECT count(*) FROM user_values WHERE user_id = $1 AND attr = 'roles'", id))
 }
+
+// Entra ID with the AppRoleAssignmentsComplex mapping sends each app role of a PATCH as a JSON
+// object inside the value string; the role is its inner value.
+func TestEntraAppRoleAssignmentsComplex(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.user("complex", nil)
+	r := e.must(http.StatusOK, http.MethodPatch, "/Users/"+id, patchBody(op("Add", "roles", []any{
+		map[string]any{"value": `{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"orgRole:admin","displayName":"Admin"}`},
+		map[string]any{"value": `{"id":"7a1c3c5e-0a53-4b6e-9d0b-9a3f6f0f5f11","value":"Reader","displayName":"Reader"}`},
+	})), nil)
+	require.Equal(t, "admin", get(r.Body, extURN, "orgRole"))
+	require.Equal(t, []any{
+		map[string]any{"value": "orgRole:admin", "type": "orgRole"}, // grant roles are shown as granted
+		map[string]any{"value": "accountRole:member", "type": "accountRole"},
+		map[string]any{"value": "Reader", "display": "Reader"},
+	}, r.Body["roles"])
+}
