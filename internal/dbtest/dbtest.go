@@ -47,19 +47,19 @@ func New(t testing.TB) *pgxpool.Pool {
 func URL(t testing.TB) string {
 	t.Helper()
 	s := connect(t)
-	tmpl, err := s.template()
-	require.NoError(t, err, "making the template database")
-	u, err := s.create(t, tmpl)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
-		// Tests of another migration set (another branch) replaced the template meanwhile.
-		s.forget(tmpl)
-		tmpl, err = s.template()
+	for attempt := 1; ; attempt++ {
+		tmpl, err := s.template()
 		require.NoError(t, err, "making the template database")
-		u, err = s.create(t, tmpl)
+		u, err := s.create(t, tmpl)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" && attempt < 5 { // invalid_catalog_name
+			// Tests of another migration set (another branch) replaced the template meanwhile.
+			s.forget(tmpl)
+			continue
+		}
+		require.NoError(t, err)
+		return u
 	}
-	require.NoError(t, err)
-	return u
 }
 
 // EmptyURL creates an empty database for the test, dropped when the test ends, and returns its
@@ -201,12 +201,20 @@ func (s *server) template() (string, error) {
 	return name, nil
 }
 
-// makeTemplate drops every template of prefix (those of other migration sets, so they do not
-// pile up, and an unfinished one of this set), then creates name, migrates it through its URL
-// u and marks it as a template that accepts no connections, since a database being copied
-// must have none.
+// keptTemplates is how many templates of other migration sets stay on the server: those of the
+// branches being tested side by side on one machine, which would otherwise drop each other's
+// template on every run. Older ones go, so that they do not pile up.
+const keptTemplates = 3
+
+// makeTemplate drops an unfinished template of this set and the templates of other migration
+// sets but the keptTemplates newest, then creates name, migrates it through its URL u and
+// marks it as a template that accepts no connections, since a database being copied must have
+// none.
 func makeTemplate(ctx context.Context, conn *pgx.Conn, u, name, prefix string) error {
-	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix)
+	// Databases are numbered as they are created: the newest have the highest oids.
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname = $2
+		UNION ALL (SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2
+			ORDER BY oid DESC OFFSET $3)`, prefix, name, keptTemplates)
 	if err != nil {
 		return err
 	}
