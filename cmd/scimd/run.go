@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,14 +89,6 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	}
 }
 
-// floatEnv reads a number from the environment, def when unset or malformed.
-func floatEnv(getenv func(string) string, key string, def float64) float64 {
-	if v, err := strconv.ParseFloat(getenv(key), 64); err == nil {
-		return v
-	}
-	return def
-}
-
 // poolMetrics exposes the database pool's state at /metrics.
 func poolMetrics(pool *pgxpool.Pool) []prometheus.Collector {
 	gauge := func(name, help string, f func(*pgxpool.Stat) float64) prometheus.Collector {
@@ -171,9 +162,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	adminToken := fs.String("admin-token", getenv("SCIMD_ADMIN_TOKEN"), "bearer token of the admin API at /admin/v1, at least 16 characters; unset disables the admin API (SCIMD_ADMIN_TOKEN)")
 	dnsResolver := fs.String("dns-resolver", getenv("SCIMD_DNS_RESOLVER"), "DNS server HOST:PORT for domain verification; default the system resolver (SCIMD_DNS_RESOLVER)")
 	notifyOpts := notifyFlags(fs, getenv)
-	rateLimit := fs.Float64("rate-limit", floatEnv(getenv, "SCIMD_RATE_LIMIT", 2000), "requests per second each provisioning token may make, 0 for no limit (SCIMD_RATE_LIMIT)")
-	rateBurst := fs.Int("rate-burst", 0, "burst above the rate limit; default one second's worth")
 	ef := newEnvFlags(fs)
+	rateLimit := ef.Float64("rate-limit", "SCIMD_RATE_LIMIT", 2000, "requests per second each provisioning token may make, 0 for no limit")
+	rateBurst := fs.Int("rate-burst", 0, "burst above the rate limit; default one second's worth")
 	adminAddr := ef.String("admin-addr", "SCIMD_ADMIN_ADDR", "", "listen address of a second listener that alone serves the admin API and /metrics; default: both on --addr")
 	tlsCert := ef.String("tls-cert", "SCIMD_TLS_CERT", "", "PEM certificate (chain) file: serve HTTPS, reloading the files on SIGHUP; needs --tls-key")
 	tlsKey := ef.String("tls-key", "SCIMD_TLS_KEY", "", "PEM private key file of --tls-cert")

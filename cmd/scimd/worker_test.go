@@ -113,6 +113,9 @@ func TestWorkerCommandErrors(t *testing.T) {
 			map[string]string{"DATABASE_URL": dbURL}, "--mail-from (SCIMD_MAIL_FROM)"},
 		"bad from env": {[]string{"worker", "--smtp-url", "smtp://host"},
 			map[string]string{"SCIMD_MAIL_FROM": "nobody"}, `"nobody" is not an email address`},
+		"serve, bad rate limit env": {[]string{"serve", "--addr", "127.0.0.1:0"},
+			map[string]string{"SCIMD_RATE_LIMIT": "lots"}, `SCIMD_RATE_LIMIT="lots"`},
+		"bad retention env": {[]string{"worker"}, map[string]string{"SCIMD_AUDIT_RETENTION": "1y"}, `SCIMD_AUDIT_RETENTION="1y"`},
 		"serve, bad SMTP URL": {[]string{"serve", "--addr", "127.0.0.1:0"},
 			map[string]string{"SMTP_URL": "smtp://u:hunter2@host?x=1"}, `unknown parameter "x"`},
 	} {

@@ -120,9 +120,19 @@ func (s *server) decodeAdmin(w http.ResponseWriter, r *http.Request, v any) erro
 	return nil
 }
 
+// errAdminNUL refuses a path or query parameter holding the NUL character, which PostgreSQL's
+// text cannot store; checked once for every admin endpoint. Bodies are checked field by field,
+// with the field named, by the validation of each (internal/orgs), which the command line
+// shares.
+var errAdminNUL = scimerr.Invalid("", "the request's path or query holds a NUL character (%%00), which no parameter may contain")
+
 // admin runs an admin endpoint: fn returns the status and body to answer, or an error.
 func (s *server) admin(fn func(w http.ResponseWriter, r *http.Request) (int, any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
+			s.writeAdminError(w, r, errAdminNUL)
+			return
+		}
 		status, body, err := fn(w, r)
 		if err != nil {
 			s.writeAdminError(w, r, err)

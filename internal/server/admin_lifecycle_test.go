@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -136,6 +137,17 @@ func TestAdminUserCommands(t *testing.T) {
 	require.Equal(t, id, r.Body["users"].([]any)[0].(map[string]any)["id"])
 	r = e.admin(http.StatusOK, http.MethodGet, base+"/"+strings.ToUpper(id), nil)
 	require.Equal(t, "support@example.com", r.Body["userName"])
+
+	// By cursor, one user a page: the two users, then nothing more.
+	r = e.admin(http.StatusOK, http.MethodGet, base+"?cursor=&count=1&sortBy=userName", nil)
+	require.EqualValues(t, 2, r.Body["total_results"])
+	require.Equal(t, keeper, r.Body["users"].([]any)[0].(map[string]any)["id"])
+	require.NotContains(t, r.Body, "start_index")
+	require.NotContains(t, r.Body, "previous_cursor")
+	r = e.admin(http.StatusOK, http.MethodGet, base+"?count=1&sortBy=userName&cursor="+url.QueryEscape(r.Body["next_cursor"].(string)), nil)
+	require.Equal(t, id, r.Body["users"].([]any)[0].(map[string]any)["id"])
+	require.NotContains(t, r.Body, "next_cursor")
+	require.NotEmpty(t, r.Body["previous_cursor"])
 
 	// Suspending through the admin API is the same rule as SCIM's active=false: products gone,
 	// and with ?notify=false no suspension mail.

@@ -47,7 +47,20 @@ func (s *server) adminListUsers(_ http.ResponseWriter, r *http.Request, a direct
 	for i, u := range page.Resources {
 		users[i] = s.render(r, rt, u, q.Projection)
 	}
-	return http.StatusOK, map[string]any{"total_results": page.Total, "start_index": q.StartIndex, "users": users}, nil
+	if !q.ByCursor {
+		return http.StatusOK, map[string]any{"total_results": page.Total, "start_index": q.StartIndex, "users": users}, nil
+	}
+	out := map[string]any{"users": users}
+	if page.Total != directory.Uncounted {
+		out["total_results"] = page.Total
+	}
+	if page.NextCursor != "" {
+		out["next_cursor"] = page.NextCursor
+	}
+	if page.PreviousCursor != "" {
+		out["previous_cursor"] = page.PreviousCursor
+	}
+	return http.StatusOK, out, nil
 }
 
 func (s *server) adminGetUser(_ http.ResponseWriter, r *http.Request, a directory.Actor) (int, any, error) {
