@@ -239,16 +239,16 @@ type condition struct {
 }
 
 // order is the ORDER BY list over the key's expressions (in their SQL, or as the columns
-// k0, k1, ... of the page subquery when page is set), ascending or descending.
-func (l *listing) order(desc, page bool) string {
+// k0, k1, ... of the relation keys when keys is set), ascending or descending.
+func (l *listing) order(desc bool, keys string) string {
 	dir := " ASC"
 	if desc {
 		dir = " DESC"
 	}
 	var b strings.Builder
 	for i, p := range l.parts {
-		if page {
-			fmt.Fprintf(&b, "page.k%d%s, ", i, dir)
+		if keys != "" {
+			fmt.Fprintf(&b, "%s.k%d%s, ", keys, i, dir)
 		} else {
 			b.WriteString(p.sql + dir + ", ")
 		}
@@ -262,25 +262,39 @@ func (l *listing) order(desc, page bool) string {
 // either way they come in the list's order. Each row starts with the resource's id and its key
 // values (k0, k1, ...), followed by the columns of selectFrom.
 //
-// The page's ids and keys are chosen first in a subquery, and only those rows are read in
-// full, so the per-resource subqueries (multi-valued attributes, groups) never run for the rows
-// OFFSET skips. LIMIT and OFFSET are literals, validated integers, because as parameters they
-// keep PostgreSQL from ever using a cached plan.
+// The page's rows are chosen first in a subquery, and the per-resource subqueries of the
+// SELECT list (multi-valued attributes, groups) run only for them, never for the rows OFFSET
+// skips. A page that skips rows chooses only their ids and keys, which an index-only scan can
+// skip through, and joins the page's rows back; a page that skips none (the first page, every
+// cursor page, and the lookups identity providers make by filter) takes its rows whole,
+// saving the join. LIMIT and OFFSET are literals, validated integers, because as parameters
+// they keep PostgreSQL from ever using a cached plan.
 func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) string {
 	a := l.t.alias
 	where := l.where
 	if keyset != nil {
 		where += " AND " + keyset.sql
 	}
-	var keys, pageKeys strings.Builder
+	var keys, outKeys strings.Builder
+	from := " FROM " + l.t.name + " " + a
+	columns, _ := strings.CutSuffix(strings.TrimPrefix(l.selectFrom, "SELECT "), from)
+	if offset == 0 {
+		for i, p := range l.parts {
+			fmt.Fprintf(&keys, ", %s AS k%d", p.sql, i)
+			fmt.Fprintf(&outKeys, "%s.k%d, ", a, i)
+		}
+		return fmt.Sprintf("SELECT %s.id::text, %s%s FROM (SELECT %s.*%s%s WHERE %s ORDER BY %s LIMIT %d) %s ORDER BY %s",
+			a, outKeys.String(), columns, a, keys.String(), from, where, l.order(l.desc != reverse, ""), limit, a,
+			l.order(l.desc, a))
+	}
 	for i, p := range l.parts {
 		fmt.Fprintf(&keys, ", %s AS k%d", p.sql, i)
-		fmt.Fprintf(&pageKeys, "page.k%d, ", i)
+		fmt.Fprintf(&outKeys, "page.k%d, ", i)
 	}
-	return fmt.Sprintf("SELECT page.id::text, %s%s JOIN (SELECT %s.id%s FROM %s %s WHERE %s ORDER BY %s LIMIT %d OFFSET %d) page"+
+	return fmt.Sprintf("SELECT page.id::text, %s%s%s JOIN (SELECT %s.id%s%s WHERE %s ORDER BY %s LIMIT %d OFFSET %d) page"+
 		" ON page.id = %s.id WHERE %s.org_id = $1 ORDER BY %s",
-		pageKeys.String(), strings.TrimPrefix(l.selectFrom, "SELECT "), a, keys.String(), l.t.name, a, where,
-		l.order(l.desc != reverse, false), limit, offset, a, a, l.order(l.desc, true))
+		outKeys.String(), columns, from, a, keys.String(), from, where,
+		l.order(l.desc != reverse, ""), limit, offset, a, a, l.order(l.desc, "page"))
 }
 
 // queuePageOf queues the read of a page (pageSQL), appending its resources to out and, when

@@ -26,7 +26,8 @@ type pageQueries struct {
 }
 
 func (p *pageQueries) record(sql string, args []any) {
-	if strings.Contains(sql, ") page ON page.id = ") {
+	// Pages that skip rows join them back; pages that skip none read them whole (pageSQL).
+	if strings.Contains(sql, ") page ON page.id = ") || strings.Contains(sql, " FROM (SELECT ") {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.sql, p.args = append(p.sql, sql), append(p.args, args)
