@@ -1,7 +1,9 @@
 package schema_test
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -81,11 +83,11 @@ func TestNormalizeRefusesNUL(t *testing.T) {
 func TestNormalizeLimitsIndexedAttributes(t *testing.T) {
 	t.Parallel()
 	reg := registry(t)
-	const max = schema.MaxIndexedBytes
 	for _, tc := range []struct {
 		group bool
 		attr  string
 		doc   func(v string) map[string]any
+		max   int // default schema.MaxIndexedBytes
 	}{
 		{attr: "userName", doc: func(v string) map[string]any { return map[string]any{"userName": v} }},
 		{attr: "externalId", doc: func(v string) map[string]any { return map[string]any{"userName": "u", "externalId": v} }},
@@ -108,7 +110,7 @@ func TestNormalizeLimitsIndexedAttributes(t *testing.T) {
 		}},
 		{attr: "x509Certificates.value", doc: func(v string) map[string]any {
 			return map[string]any{"userName": "u", "x509Certificates": []any{map[string]any{"value": v}}}
-		}},
+		}, max: schema.MaxCertificateBytes},
 		{attr: ent + ":manager.value", doc: func(v string) map[string]any {
 			return map[string]any{"userName": "u", ent: map[string]any{"manager": map[string]any{"value": v}}}
 		}},
@@ -120,19 +122,20 @@ func TestNormalizeLimitsIndexedAttributes(t *testing.T) {
 		if tc.group {
 			rt = reg.Group
 		}
+		max := cmp.Or(tc.max, schema.MaxIndexedBytes)
 		at := randtext.String(max)
 		doc, err := rt.Normalize(tc.doc(at))
 		require.NoError(t, err, tc.attr)
 		require.Contains(t, jsonString(t, doc), jsonString(t, at), tc.attr)
 
 		_, err = rt.Normalize(tc.doc(randtext.String(max + 1)))
-		requireInvalidValue(t, err, `attribute "`+tc.attr+`" is 1025 bytes long in UTF-8; at most 1024 bytes are allowed`)
+		requireInvalidValue(t, err, fmt.Sprintf(`attribute "%s" is %d bytes long in UTF-8; at most %d bytes are allowed`, tc.attr, max+1, max))
 		// A number where a string is expected counts as its text.
 		_, err = rt.Normalize(tc.doc(strings.Repeat("9", max+1)))
-		requireInvalidValue(t, err, `at most 1024 bytes`)
+		requireInvalidValue(t, err, fmt.Sprintf(`at most %d bytes`, max))
 	}
 	// Attributes without a btree index take long values: the request size limits them.
-	long := randtext.String(100 * max)
+	long := randtext.String(100 * schema.MaxIndexedBytes)
 	doc, err := reg.User.Normalize(map[string]any{"userName": "u", "title": long, "displayName": long,
 		"emails": []any{map[string]any{"value": "a@example.com", "display": long}}})
 	require.NoError(t, err)
@@ -173,7 +176,7 @@ func TestLoadSetsLimits(t *testing.T) {
 	require.Equal(t, map[string]int{
 		"User userName": 1024, "User emails.value": 1024, "User phoneNumbers.value": 1024, "User ims.value": 1024,
 		"User photos.value": 1024, "User roles.value": 1024, "User entitlements.value": 1024,
-		"User x509Certificates.value": 1024, "User " + ent + ":manager.value": 1024, "Group displayName": 1024,
+		"User x509Certificates.value": 16384, "User " + ent + ":manager.value": 1024, "Group displayName": 1024,
 	}, limited)
 	require.Equal(t, 1024, schema.ExternalIDAttr.MaxBytes)
 	// The published schema documents do not carry scimd's limits.

@@ -118,22 +118,31 @@ var (
 // again (U+023A "Ⱥ" is 2 bytes, its lower case "ⱥ" 3): 1,536 bytes at most.
 const MaxIndexedBytes = 1024
 
+// MaxCertificateBytes is the longest x509Certificates value: a base64 DER certificate is 1 to
+// 3 KB in practice, and 16 KiB holds the largest seen in use (RSA 8192 with long extension
+// lists). user_values' btree index leaves these values out (migrations/0010_certificates.sql).
+const MaxCertificateBytes = 16 << 10
+
 // limits are the attributes whose values PostgreSQL keeps in btree indexes (migrations/*.sql:
 // users.user_name, external_id and manager_id, user_values.value, groups.display_name and
-// external_id): each may be MaxIndexedBytes long. externalId is a common attribute, limited in
+// external_id): each may be MaxIndexedBytes long; and x509Certificates, which is not in a
+// btree but must be bounded all the same. externalId is a common attribute, limited in
 // ExternalIDAttr. Load sets Attribute.MaxBytes from this table, so normalisation enforces the
 // limits on every write path (POST, PUT, PATCH, Bulk).
-var limits = []struct{ schema, attr, sub string }{
-	{UserURN, "userName", ""},
-	{UserURN, "emails", "value"},
-	{UserURN, "phoneNumbers", "value"},
-	{UserURN, "ims", "value"},
-	{UserURN, "photos", "value"},
-	{UserURN, "roles", "value"},
-	{UserURN, "entitlements", "value"},
-	{UserURN, "x509Certificates", "value"},
-	{EnterpriseUserURN, "manager", "value"},
-	{GroupURN, "displayName", ""},
+var limits = []struct {
+	schema, attr, sub string
+	max               int
+}{
+	{UserURN, "userName", "", MaxIndexedBytes},
+	{UserURN, "emails", "value", MaxIndexedBytes},
+	{UserURN, "phoneNumbers", "value", MaxIndexedBytes},
+	{UserURN, "ims", "value", MaxIndexedBytes},
+	{UserURN, "photos", "value", MaxIndexedBytes},
+	{UserURN, "roles", "value", MaxIndexedBytes},
+	{UserURN, "entitlements", "value", MaxIndexedBytes},
+	{UserURN, "x509Certificates", "value", MaxCertificateBytes},
+	{EnterpriseUserURN, "manager", "value", MaxIndexedBytes},
+	{GroupURN, "displayName", "", MaxIndexedBytes},
 }
 
 // ResourceType is a SCIM resource type: its core schema and its extensions.
@@ -208,7 +217,7 @@ func Load(fsys fs.FS) (*Registry, error) {
 		if a == nil {
 			return nil, fmt.Errorf("length limit for %s:%s.%s: no such attribute", l.schema, l.attr, l.sub)
 		}
-		a.MaxBytes = MaxIndexedBytes
+		a.MaxBytes = l.max
 	}
 	r.User = &ResourceType{Name: "User", Endpoint: "/Users", Description: "User Account", Schema: user}
 	r.Group = &ResourceType{Name: "Group", Endpoint: "/Groups", Description: "Group", Schema: group}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/grants"
+	"github.com/scimd/scimd/internal/randtext"
+	"github.com/scimd/scimd/internal/schema"
 )
 
 const extURN = grants.ExtURN
@@ -431,4 +434,19 @@ func TestEntraAppRoleAssignmentsComplex(t *testing.T) {
 		map[string]any{"value": "accountRole:member", "type": "accountRole"},
 		map[string]any{"value": "Reader", "display": "Reader"},
 	}, r.Body["roles"])
+}
+
+// A real certificate (base64 DER, here 2.7 KB of random text, which does not compress) is longer
+// than indexed values may be: it is stored, returned and found by filter.
+func TestLongCertificates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cert := base64.StdEncoding.EncodeToString([]byte(randtext.String(2000)))
+	u := e.createUser(map[string]any{"userName": "cert@example.com", "x509Certificates": []any{map[string]any{"value": cert}}})
+	require.Equal(t, []any{map[string]any{"value": cert}}, u["x509Certificates"])
+	r := e.must(http.StatusOK, http.MethodGet, "/Users?filter="+urlq(`x509Certificates.value eq "`+cert+`"`), nil, nil)
+	require.Equal(t, []string{u["id"].(string)}, ids(r))
+	tooLong := base64.StdEncoding.EncodeToString([]byte(randtext.String(schema.MaxCertificateBytes)))
+	requireError(t, e.do(http.MethodPost, "/Users", map[string]any{"schemas": []string{userURN}, "userName": "big@example.com",
+		"x509Certificates": []any{map[string]any{"value": tooLong}}}, nil), http.StatusBadRequest, "invalidValue")
 }
