@@ -258,10 +258,16 @@ func (s *Service) prepare(tx Tx, a Actor, org *Org, cur *User, prev, doc map[str
 		return nil, scimerr.Invalid(scimerr.InvalidValue, "userName is required and must not be empty")
 	}
 	if _, ok := doc["active"]; !ok {
-		if cur != nil && !replace {
+		switch {
+		case cur == nil:
+			doc["active"] = true
+		case replace:
+			// A PUT that leaves active out keeps the user's state, as it keeps grants: a
+			// client that does not send active must not reactivate a suspended user.
+			doc["active"] = cur.Doc["active"] != false
+		default:
 			return nil, scimerr.Invalid(scimerr.InvalidValue, "active cannot be removed; set it to true or false")
 		}
-		doc["active"] = true
 	}
 	if err := s.checkManager(tx, doc, prev); err != nil {
 		return nil, err

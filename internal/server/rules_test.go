@@ -339,6 +339,10 @@ func TestSuspensionStripsGrants(t *testing.T) {
 	require.Nil(t, r.Body["entitlements"])
 	require.Empty(t, e.products(id))
 	require.Equal(t, []string{id}, ids(e.must(http.StatusOK, http.MethodGet, "/Users?filter="+urlq("active eq false"), nil, nil)))
+	// A PUT that leaves active out keeps the user suspended.
+	r = e.must(http.StatusOK, http.MethodPut, "/Users/"+id, map[string]any{"schemas": []string{userURN}, "userName": "s@example.com"}, nil)
+	require.Equal(t, false, r.Body["active"])
+	require.Equal(t, "suspended", get(r.Body, extURN, "status"))
 	r = e.must(http.StatusOK, http.MethodPatch, "/Users/"+id, patchBody(op("replace", "", map[string]any{"active": true})), nil)
 	require.Equal(t, "active", get(r.Body, extURN, "status"))
 }
