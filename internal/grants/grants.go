@@ -54,7 +54,7 @@ func Rank(orgRole string) int {
 	return 0
 }
 
-// Mapping is what a group maps its users to (PRODUCT.md §3): a role of each kind ("" maps
+// Mapping is what a group maps its users to: a role of each kind ("" maps
 // none) and products.
 type Mapping struct {
 	OrgRole     string

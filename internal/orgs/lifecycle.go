@@ -13,7 +13,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// An organization's lifecycle beyond its creation (PRODUCT.md §1): listing, renaming, its
+// An organization's lifecycle beyond its creation: listing, renaming, its
 // default locale, and deletion, which purges everything of it.
 
 // OrgSummary is an organization as a list shows it.
@@ -162,7 +162,7 @@ type OrgPurge struct {
 }
 
 // DeleteOrg deletes an organization and purges everything of it in one transaction, as a user
-// DELETE does for one account (PRODUCT.md §7): users with their data, groups, domains,
+// DELETE does for one account: users with their data, groups, domains,
 // products, tokens (which stop working at once), queued notifications, webhook endpoints and
 // the audit log. What remains is a tombstone with the organization's id, the time and the
 // actor, and an organization.purged event (ids only) queued, signed, to each endpoint the

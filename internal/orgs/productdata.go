@@ -19,7 +19,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Product data (PRODUCT.md §7): what product systems store in scimd about an account —
+// Product data: what product systems store in scimd about an account —
 // meeting history, scheduled meetings and other product records — written through the admin
 // API, scoped to the organization and the user. It lives and dies with the user: deleting the
 // user purges it in the same transaction (migration 0005, ON DELETE CASCADE).

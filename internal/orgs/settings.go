@@ -4,7 +4,7 @@ import (
 	"context"
 )
 
-// The notification setting (PRODUCT.md §6): whether changes of a user's products or roles,
+// The notification setting: whether changes of a user's products or roles,
 // suspensions and reactivations are mailed to the user. It is the organization's default; a
 // provisioning request may override it, and welcomes go out whatever it says.
 

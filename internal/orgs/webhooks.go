@@ -15,7 +15,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Webhook endpoints (PRODUCT.md §7): an organization registers the URLs of its product
+// Webhook endpoints: an organization registers the URLs of its product
 // systems, and every purge of one of its accounts queues a signed account.purged event for
 // each of them (internal/webhook delivers it). Each endpoint has its own signing secret, shown
 // once, when the endpoint is added.

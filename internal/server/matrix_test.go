@@ -255,7 +255,7 @@ func email(addr, typ string, primary bool) map[string]any {
 	return m
 }
 
-// Rule 1 (PRODUCT.md §2): the sign-in address (userName when it is an address, else the
+// Rule 1: the sign-in address (userName when it is an address, else the
 // primary, else the first work, else the first email) must be on a verified domain; other
 // addresses are stored, and mail goes only to the sign-in address.
 func TestMatrixSignInAddress(t *testing.T) {
@@ -436,7 +436,7 @@ func requireSuspended(t *testing.T, doc map[string]any, pending grants.Grants) {
 	require.Equal(t, ps, get(doc, extURN, "pendingProducts"))
 }
 
-// Rule 2 (PRODUCT.md §5): a grant change for a suspended user is kept as pending grants, shown
+// Rule 2: a grant change for a suspended user is kept as pending grants, shown
 // apart and applied on reactivation, with an audit record; a request that suspends ends with
 // nothing granted; a request that reactivates and grants does both.
 func TestMatrixSuspendedGrants(t *testing.T) {
@@ -683,7 +683,7 @@ func newGroupAdmin(e *env) *groupAdmin {
 	return &groupAdmin{f: f, u: caller{te, u}, tokenID: tokenID, o: o, g: g}
 }
 
-// Rule 3 (PRODUCT.md §4): an admin cannot take their own orgRole away, directly or through a
+// Rule 3: an admin cannot take their own orgRole away, directly or through a
 // group whose mapping makes them admin; the operator, who has no user, may change mappings.
 func TestMatrixSelfProtectionThroughGroups(t *testing.T) {
 	t.Parallel()
@@ -849,7 +849,7 @@ func TestMatrixSelfProtectionThroughGroups(t *testing.T) {
 	})
 }
 
-// Rule 4 (PRODUCT.md §7, §8): a membership cannot outlive its member, whichever path adds it
+// Rule 4: a membership cannot outlive its member, whichever path adds it
 // while the member is being deleted.
 func TestMatrixDeleteRacingMemberAdds(t *testing.T) {
 	t.Parallel()
@@ -956,7 +956,7 @@ func managerCalls(r, value any) map[string]call {
 	}
 }
 
-// Rule 5 (PRODUCT.md §2, §7): a manager is a user of the organization, stored by its canonical
+// Rule 5: a manager is a user of the organization, stored by its canonical
 // id however it was spelt, so that the manager's purge finds and clears every reference; an
 // empty value clears it.
 func TestMatrixManagerReferences(t *testing.T) {
@@ -1060,7 +1060,7 @@ func TestMatrixManagerReferences(t *testing.T) {
 	}
 }
 
-// Rule 6 (PRODUCT.md §4): the tokens of an issuer who is suspended, demoted (directly, through
+// Rule 6: the tokens of an issuer who is suspended, demoted (directly, through
 // a group, or through a mapping) or deleted are revoked at that moment, and stay revoked when
 // the issuer is reactivated or promoted again.
 func TestMatrixTokenRevocation(t *testing.T) {
@@ -1252,7 +1252,7 @@ func TestMatrixTokenRevocation(t *testing.T) {
 	})
 }
 
-// Rule 7 (PRODUCT.md §7, RFC 7644 §3.7.1): operations that reference each other in a circle are
+// Rule 7 (RFC 7644 §3.7.1): operations that reference each other in a circle are
 // kept all or none; a circle that fails leaves nothing behind: no user or group, no tombstone,
 // no account.purged delivery, no audit record, notification or welcome.
 func TestMatrixBulkCircleUndo(t *testing.T) {
@@ -1349,7 +1349,7 @@ func (e *env) adminRefused(x call, status int, fragments ...string) {
 	require.Equal(e.t, before, e.state(), "%s %s must change nothing", x.method, x.path)
 }
 
-// Rule 8 (PRODUCT.md §4): no path removes the organization's last active admin.
+// Rule 8: no path removes the organization's last active admin.
 func TestMatrixLastAdmin(t *testing.T) {
 	t.Parallel()
 	e := adminEnv(t)
@@ -1532,7 +1532,7 @@ func TestMatrixLastAdmin(t *testing.T) {
 	}
 }
 
-// Rule 9 (PRODUCT.md §4): a token acting as admin-readonly (a service token with that role, a
+// Rule 9: a token acting as admin-readonly (a service token with that role, a
 // user's token, or the token of a user who is admin-readonly through a group) may read and
 // search, and every write it sends is refused by every path.
 func TestMatrixReadOnlyTokens(t *testing.T) {

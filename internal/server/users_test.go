@@ -22,7 +22,7 @@ func version(doc map[string]any) string {
 	return v
 }
 
-// msvUser is the Microsoft SCIM Validator's create body (IDP-REQUESTS.md Entra 14): string
+// msvUser is the Microsoft SCIM Validator's create body: string
 // booleans inside roles, phone numbers of three types, an address, the full name, the whole
 // enterprise extension with a manager, timezone, locale and userType.
 func msvUser(userName, manager string) map[string]any {

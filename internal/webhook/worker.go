@@ -1,4 +1,4 @@
-// Package webhook delivers the events scimd queues for product systems (PRODUCT.md §7): an
+// Package webhook delivers the events scimd queues for product systems: an
 // account.purged event per registered endpoint, queued in the transaction of the purge
 // (table webhook_deliveries), POSTed signed (sign.go) and retried with backoff until the
 // endpoint answers 2xx. Delivery is at least once: receivers deduplicate by event id.
