@@ -53,11 +53,11 @@ func errSelfDelete() error {
 }
 
 func errSelfSuspend() error {
-	return forbidden("you cannot suspend yourself: the token or session you use acts as this user")
+	return scimerr.New(scimerr.KindForbidden, "", "you cannot suspend yourself: the token or session you use acts as this user").On("active")
 }
 
 func errSelfRoles() error {
-	return forbidden("you cannot change your own orgRole or accountRole: the token or session you use acts as this user")
+	return scimerr.New(scimerr.KindForbidden, "", "you cannot change your own orgRole or accountRole: the token or session you use acts as this user").On("orgRole")
 }
 
 // checkSelfDemotion refuses changes that take away the actor's own orgRole access, whatever
