@@ -99,6 +99,7 @@ type Admin struct {
 	SessionID string
 	Name      string
 	SignIn    string
+	OrgName   string
 	// Language is the one the console speaks to them (locale.For of their preferredLanguage
 	// and locale, else the organization's default locale).
 	Language string
@@ -169,6 +170,7 @@ func admit(u *User, org *Org) (*Admin, error) {
 		Actor:    Actor{Org: org.ID, UserID: u.ID, Role: u.Effective.OrgRole},
 		Name:     DisplayName(u.Doc),
 		SignIn:   u.SignIn,
+		OrgName:  org.Name,
 		Language: locale.For(pref, loc, org.DefaultLocale),
 	}, nil
 }
