@@ -78,9 +78,9 @@ func (s *server) routes() http.Handler {
 	})
 
 	// The Organization Center (internal/console, its routes in its routes.go), while there is
-	// organization administration to serve it.
+	// organization administration to serve it: on the listener people reach, beside SCIM.
 	if s.console != nil {
-		r.Mount("/console", s.console)
+		r.With(s.onListener(scimSide)).Mount("/console", s.console)
 	}
 
 	// The admin API (admin.go): organization administration for the operator, with its own
