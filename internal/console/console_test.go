@@ -3,12 +3,14 @@ package console_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/console"
+	"github.com/scimd/scimd/internal/orgs"
 )
 
 // Black-box expectations of the console over HTTP, against a real scimd and PostgreSQL.
@@ -172,4 +174,65 @@ func TestReadOnlyAdminSeesNoEditControlsAndForgedWritesAreRefused(t *testing.T) 
 	var active bool
 	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT active FROM users WHERE id = $1`, e.boss).Scan(&active))
 	require.True(t, active)
+}
+
+func TestAddUserRefusalsAreShownByTheirField(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser()
+	b.get(e.link(e.boss))
+	for _, tc := range []struct {
+		form   url.Values
+		status int
+		field  string
+		detail string
+	}{
+		{url.Values{"given": {"Eve"}, "email": {"eve@unverified.example"}}, http.StatusBadRequest, "add-email",
+			`is on domain &#34;unverified.example&#34;, which is not a verified domain`},
+		{url.Values{"email": {"eve@example.com"}, "locale": {"xx-YY"}}, http.StatusBadRequest, "add-locale", `locale &#34;xx-YY&#34; is not`},
+		{url.Values{"email": {"BOSS@example.com"}}, http.StatusConflict, "add-email", `userName &#34;BOSS@example.com&#34; is already taken`},
+		{url.Values{"email": {""}}, http.StatusBadRequest, "add-email", "userName is required"},
+	} {
+		b.get(console.Path + "/users")
+		p := b.post(console.Path+"/users", tc.form, true)
+		require.Equal(t, tc.status, p.status, tc.form)
+		// The detail is by its field, which is marked invalid, described by it, and focused.
+		require.Regexp(t, `id="`+tc.field+`"[^>]*aria-invalid="true" aria-describedby="`+tc.field+`-error" autofocus>`, p.body, tc.form)
+		require.Regexp(t, `<p class="field-error" id="`+tc.field+`-error">[^<]*`+regexp.QuoteMeta(tc.detail), p.body, tc.form)
+		// The form keeps what was typed.
+		if v := tc.form.Get("given"); v != "" {
+			require.Contains(t, p.body, `value="`+v+`"`)
+		}
+	}
+	var n int
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT count(*) FROM users`).Scan(&n))
+	require.Equal(t, 1, n, "no refused form added anyone")
+}
+
+func TestConsoleSpeaksTheAdminsLanguage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fr := e.user(`{"userName":"fr@example.com","preferredLanguage":"fr-CA, en;q=0.5","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
+	p := e.browser().get(e.link(fr))
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, `<html lang="fr">`)
+	require.Contains(t, p.body, "<h1>Utilisateurs</h1>")
+	require.Contains(t, p.body, "Se déconnecter")
+
+	// Before sign-in, the browser's language.
+	b := e.browser()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+console.Path+"/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept-Language", "de-CH, de;q=0.9, en;q=0.5")
+	p = b.do(req)
+	require.Contains(t, p.body, `<html lang="de">`)
+	require.Contains(t, p.body, "Bei der Organisationszentrale anmelden")
+
+	// An admin whose languages scimd does not speak gets the organization's default.
+	nl := "nl-NL"
+	require.NoError(t, e.orgs.ChangeOrg(e.ctx, e.org, orgs.OrgChange{DefaultLocale: &nl}))
+	hi := e.user(`{"userName":"hi@example.com","preferredLanguage":"hi","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
+	p = e.browser().get(e.link(hi))
+	require.Contains(t, p.body, `<html lang="nl">`)
+	require.Contains(t, p.body, "<h1>Gebruikers</h1>")
 }
