@@ -110,9 +110,15 @@ func (c *console) removeDomain(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, c.base(r)+"/domains?done=domainremoved", http.StatusSeeOther)
 }
 
+// tokenRow is a token as the tokens tab lists it.
+type tokenRow struct {
+	directory.Token
+	Expired bool
+}
+
 // tokensPage is the provisioning tokens tab.
 type tokensPage struct {
-	Tokens []directory.Token
+	Tokens []tokenRow
 	Add    *form
 	// Issued is the token just created, shown this once.
 	Issued *directory.IssuedToken
@@ -133,10 +139,10 @@ func (c *console) tokensWith(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	// Newest first: the one just created on top.
-	for i, j := 0, len(ts)-1; i < j; i, j = i+1, j-1 {
-		ts[i], ts[j] = ts[j], ts[i]
+	now := c.Now()
+	for i := len(ts) - 1; i >= 0; i-- {
+		p.Tokens = append(p.Tokens, tokenRow{Token: ts[i], Expired: ts[i].ExpiresAt != nil && !now.Before(*ts[i].ExpiresAt)})
 	}
-	p.Tokens = ts
 	if p.Add == nil {
 		p.Add = newForm()
 	}
