@@ -64,14 +64,26 @@ CREATE INDEX console_links_user ON console_links (org_id, user_id);
 
 -- The users tab's text filter (?q=) looks for a part of a user's email or name: the sign-in
 -- address, userName, displayName, and given and family name. One expression holds them all,
--- lower-cased and separated by line feeds (which a search never contains, so no match spans
--- two of them), and one trigram index serves any part of three or more characters. The
--- function is the one definition of the expression: queries call it with the same columns
--- (postgres/console.go), and PostgreSQL matches the call to the index.
+-- and one trigram index (pg_trgm) serves any part of three characters or more:
+--   - lower-cased, and separated by line feeds, which a search never contains, so that no
+--     match spans two of them;
+--   - with the punctuation of addresses and names (. @ - _ + ' and the space) translated to
+--     letters that only the languages that write clicks use (ǀ ǁ ǂ ǃ ƻ ʔ ʕ): pg_trgm takes
+--     punctuation as the end of a word and extracts no trigram across it, so a search for
+--     "a.l" or "s.wi" in "ada.lovelace@..." would find nothing in the index and read every
+--     user; translated, "aǀl" is one trigram of "adaǀlovelaceǁ...".
+-- user_search_text and user_search_pattern are the one definition of both sides: queries
+-- call them with the same columns (postgres/console.go), and PostgreSQL matches the call to
+-- the index.
 CREATE FUNCTION user_search_text(sign_in text, user_name text, display_name text, given_name text, family_name text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT lower(coalesce(sign_in, '') || E'\n' || user_name || E'\n' || coalesce(display_name, '') || E'\n'
-        || coalesce(given_name, '') || ' ' || coalesce(family_name, ''))
+    SELECT translate(lower(coalesce(sign_in, '') || E'\n' || user_name || E'\n' || coalesce(display_name, '') || E'\n'
+        || coalesce(given_name, '') || ' ' || coalesce(family_name, '')), '.@-_+'' ', 'ǀǁǂǃƻʔʕ')
+$$;
+-- The LIKE pattern that finds the text q (any case) in user_search_text: translated the same
+-- way, with LIKE's escape character and % escaped (_ is translated away).
+CREATE FUNCTION user_search_pattern(q text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT '%' || replace(replace(translate(lower(q), '.@-_+'' ', 'ǀǁǂǃƻʔʕ'), '\', '\\'), '%', '\%') || '%'
 $$;
 CREATE INDEX users_search ON users USING gin
     (org_id, user_search_text(sign_in, user_name, display_name, given_name, family_name) gin_trgm_ops);

@@ -70,9 +70,12 @@ type usersPage struct {
 	Rows       []userRow
 	Next, Prev string // URLs of the pages after and before, "" when none
 	Filtered   bool
-	Add        *form
-	Locales    []option
-	Roles      []option
+	// Partial tells that very many users match and the page lists the first among part of
+	// them (directory.Browsed.Partial).
+	Partial bool
+	Add     *form
+	Locales []option
+	Roles   []option
 }
 
 // locales are the locales offered when adding or editing a user: those scimd writes in, and
@@ -152,6 +155,7 @@ func (c *console) usersWith(w http.ResponseWriter, r *http.Request, status int, 
 	for _, u := range page.Users {
 		p.Rows = append(p.Rows, rowOf(u))
 	}
+	p.Partial = page.Partial
 	link := func(key, value string) string {
 		u := url.Values{}
 		if p.Q != "" {

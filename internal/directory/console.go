@@ -492,6 +492,10 @@ type Browse struct {
 type Browsed struct {
 	Users      []*Resource
 	Next, Prev string
+	// Partial tells that very many users have the text, clustered where the walk had not
+	// reached yet, so the page lists the first by name among a part of them only, to answer in
+	// time (postgres/console.go); a longer text narrows the search to every match.
+	Partial bool
 }
 
 // maxBrowseText bounds the text of a users tab filter, in bytes.
@@ -516,7 +520,7 @@ func (s *Service) BrowseUsers(ctx context.Context, a Actor, b Browse) (*Browsed,
 	b.Projection = s.profileOnly
 	want := b.Limit
 	b.Limit++ // one more tells whether there is another page
-	users, err := s.store.BrowseUsers(ctx, a.Org, b)
+	users, partial, err := s.store.BrowseUsers(ctx, a.Org, b)
 	if err != nil {
 		return nil, err
 	}
@@ -526,7 +530,7 @@ func (s *Service) BrowseUsers(ctx context.Context, a Actor, b Browse) (*Browsed,
 	if backward {
 		slices.Reverse(users)
 	}
-	out := &Browsed{Users: make([]*Resource, len(users))}
+	out := &Browsed{Users: make([]*Resource, len(users)), Partial: partial}
 	for i, u := range users {
 		out.Users[i] = present(u)
 	}

@@ -1,6 +1,8 @@
 package directory_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +117,90 @@ func TestBrowseUsersOnPostgres(t *testing.T) {
 	other, err := f.dir.BrowseUsers(f.ctx, directory.Operator(f.other), directory.Browse{Limit: 10, Text: "example"})
 	require.NoError(t, err)
 	require.Empty(t, other.Users)
+}
+
+// The users tab beyond the first step's window of 10000 users (postgres/console.go): the page
+// is completed from the trigram index, in order, without duplicates, both ways.
+func TestBrowseUsersBeyondTheFirstWindowOnPostgres(t *testing.T) {
+	f := newPGFixture(t)
+	op := directory.Operator(f.org)
+	_, err := f.pool.Exec(f.ctx, `INSERT INTO users (org_id, id, user_name, sign_in, family_name, eff_org_role)
+		SELECT $1, gen_random_uuid(), format('u%s@example.com', lpad(i::text, 5, '0')), format('u%s@example.com', lpad(i::text, 5, '0')),
+			CASE WHEN i BETWEEN 100 AND 109 OR i BETWEEN 10100 AND 10159 THEN 'Needle' ELSE 'Hay' END,
+			CASE WHEN i % 2 = 0 THEN 'admin-readonly' ELSE 'user' END
+		FROM generate_series(1, 10600) AS i`, f.org)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(f.ctx, `ANALYZE users`)
+	require.NoError(t, err)
+	names := func(from, to int) []string {
+		var out []string
+		for i := from; i <= to; i++ {
+			out = append(out, fmt.Sprintf("u%05d@example.com", i))
+		}
+		return out
+	}
+	page := func(b directory.Browse) ([]string, *directory.Browsed) {
+		t.Helper()
+		out, err := f.dir.BrowseUsers(f.ctx, op, b)
+		require.NoError(t, err)
+		require.False(t, out.Partial)
+		var list []string
+		for _, u := range out.Users {
+			list = append(list, u.Doc["userName"].(string))
+		}
+		return list, out
+	}
+
+	got, p := page(directory.Browse{Text: "needle", Limit: 50})
+	require.Equal(t, append(names(100, 109), names(10100, 10139)...), got)
+	require.Equal(t, "u10139@example.com", p.Next)
+	got, p = page(directory.Browse{Text: "NEEDLE", Limit: 50, After: p.Next})
+	require.Equal(t, names(10140, 10159), got)
+	require.Empty(t, p.Next)
+	got, p = page(directory.Browse{Text: "needle", Limit: 30, Before: p.Prev})
+	require.Equal(t, names(10110, 10139), got)
+	require.Equal(t, "u10110@example.com", p.Prev)
+	got, _ = page(directory.Browse{Text: "needle", Limit: 30, Before: p.Prev})
+	require.Equal(t, append(names(100, 109), names(10100, 10109)...), got)
+	// With a role: the even ones.
+	got, _ = page(directory.Browse{Text: "needle", Role: "admin-readonly", Limit: 50})
+	var even []string
+	for _, n := range append(names(100, 109), names(10100, 10159)...) {
+		var i int
+		fmt.Sscanf(n, "u%d@", &i)
+		if i%2 == 0 {
+			even = append(even, n)
+		}
+	}
+	require.Equal(t, even, got)
+	// A text with punctuation is looked up in the index too: "0@e" is in u10130@example.com.
+	got, _ = page(directory.Browse{Text: "10130@E", Limit: 50})
+	require.Equal(t, []string{"u10130@example.com"}, got)
+}
+
+// A text that more than the store's sample of users (5000) have beyond the first window gives a
+// partial page: the first by name among those read, each one a match.
+func TestBrowseUsersPartialOnPostgres(t *testing.T) {
+	f := newPGFixture(t)
+	_, err := f.pool.Exec(f.ctx, `INSERT INTO users (org_id, id, user_name, sign_in, family_name)
+		SELECT $1, gen_random_uuid(), format('%s%s@example.com', CASE WHEN i <= 10100 THEN 'a' ELSE 'n' END, lpad(i::text, 5, '0')),
+			NULL, CASE WHEN i <= 10100 THEN 'Hay' ELSE 'Needle' END
+		FROM generate_series(1, 15300) AS i`, f.org)
+	require.NoError(t, err)
+	out, err := f.dir.BrowseUsers(f.ctx, directory.Operator(f.org), directory.Browse{Text: "needle", Limit: 50})
+	require.NoError(t, err)
+	require.True(t, out.Partial)
+	require.Len(t, out.Users, 50)
+	prev := ""
+	for _, u := range out.Users {
+		name := u.Doc["userName"].(string)
+		require.True(t, strings.HasPrefix(name, "n"), name)
+		require.Greater(t, name, prev, "sorted by name")
+		prev = name
+	}
+	// The same search from where the needles start is complete again.
+	out, err = f.dir.BrowseUsers(f.ctx, directory.Operator(f.org), directory.Browse{Text: "needle", Limit: 50, After: "a10100@example.com"})
+	require.NoError(t, err)
+	require.False(t, out.Partial)
+	require.Equal(t, "n10101@example.com", out.Users[0].Doc["userName"])
 }

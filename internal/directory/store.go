@@ -53,8 +53,9 @@ type ConsoleStore interface {
 	// after b.After (from the first when b.Before is empty too), or backward from before
 	// b.Before; it keeps those whose sign-in address, userName, displayName, or given and
 	// family name contain b.Text (case-insensitively), and with b.Role, when set, as effective
-	// orgRole, and answers at most b.Limit of them in the order walked.
-	BrowseUsers(ctx context.Context, org string, b Browse) ([]*User, error)
+	// orgRole, and answers at most b.Limit of them in the order walked. partial tells that so
+	// many users have the text that the store looked among only a part of them (Browsed.Partial).
+	BrowseUsers(ctx context.Context, org string, b Browse) (users []*User, partial bool, err error)
 }
 
 // Tx is one transaction of one organization. Its methods carry the context Update was given.

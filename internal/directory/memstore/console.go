@@ -123,13 +123,14 @@ func (s *Store) Identities(orgID, user string) [][2]string {
 }
 
 // BrowseUsers implements directory.Store. Names compare lower-cased, byte by byte (PostgreSQL
-// compares lower(userName) in the database's collation).
-func (s *Store) BrowseUsers(ctx context.Context, orgID string, b directory.Browse) ([]*directory.User, error) {
+// compares lower(userName) in the database's collation); every match is looked at, so a page
+// is never partial.
+func (s *Store) BrowseUsers(ctx context.Context, orgID string, b directory.Browse) ([]*directory.User, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.orgs[orgID]
 	if !ok {
-		return nil, nil
+		return nil, false, nil
 	}
 	key := func(u *user) string { n, _ := u.Doc["userName"].(string); return strings.ToLower(n) }
 	all := make([]*user, 0, len(o.users))
@@ -155,7 +156,7 @@ func (s *Store) BrowseUsers(ctx context.Context, orgID string, b directory.Brows
 		}
 		out = append(out, o.read(u))
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // searchText is what the users tab's text filter looks in, as the function user_search_text of
