@@ -1,4 +1,4 @@
-// Package console is the Organization Center (PRODUCT.md §11): the web console under
+// Package console is the Organization Center: the web console under
 // /console/ where an organization's admins, signed in through their company's OpenID provider
 // or a single-use link, manage users, domains, provisioning tokens, group mappings and read
 // the audit log. Every route is in routes.go.

@@ -21,7 +21,7 @@ import (
 	"github.com/scimd/scimd/internal/orgs"
 )
 
-// Signing in (PRODUCT.md §11). /console/ asks for a work email and finds the organization by
+// Signing in. /console/ asks for a work email and finds the organization by
 // its verified domain; the organization's OpenID provider signs the person in (authorization
 // code flow with PKCE, coreos/go-oidc and golang.org/x/oauth2), and the directory decides who
 // they are and whether they get in (directory.Service.SignInIdentity). A sign-in link an

@@ -16,7 +16,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// The Organization Center (PRODUCT.md §11, the web console in internal/console) acts as the
+// The Organization Center (the web console in internal/console) acts as the
 // admin signed in to it. Who may use it is a rule of the directory, written here once:
 //
 //   - Only an active user whose effective orgRole is admin or admin-readonly gets in, and this

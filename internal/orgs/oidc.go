@@ -12,7 +12,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Enterprise sign-in to the console (PRODUCT.md §11): each organization's OpenID Connect
+// Enterprise sign-in to the console: each organization's OpenID Connect
 // client at its identity provider, used for the authorization code flow with PKCE. The client
 // secret is write-only: it is stored as given, because scimd must send it to the provider's
 // token endpoint, and it is never shown again by the admin API, the command line or the
