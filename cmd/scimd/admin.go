@@ -55,6 +55,10 @@ administration commands:
   user suspend|reactivate --org ID --id USER_ID [--notify=false]
                                                                 suspend or reactivate a user, as SCIM active=false|true does
   user delete  --org ID --id USER_ID [--notify=false]            delete a user and purge the account's data
+  console link --org ID --user USER_ID                          print a single-use console sign-in link (15 minutes) for an admin
+  oidc set     --org ID --issuer URL --client-id ID [--client-secret S]
+                                                                set the console's OpenID Connect sign-in (secret also from SCIMD_OIDC_CLIENT_SECRET)
+  oidc show|remove --org ID                                     show (never the secret) or remove it; show prints the redirect URI to register
   webhook add  --org ID --url URL                               register an endpoint for account.purged events, print its secret once
   webhook list --org ID
   webhook remove --org ID --id WEBHOOK_ID
@@ -102,6 +106,12 @@ var adminCommands = map[string]adminCommand{
 	"user reactivate": {flags: userReactivateCmd, required: []string{"id"}},
 	"user delete":     {flags: userDeleteCmd, required: []string{"id"}},
 
+	// The Organization Center: sign-in links and OpenID Connect settings (admin_console.go).
+	"console link": {flags: consoleLinkCmd, required: []string{"user"}},
+	"oidc set":     {flags: oidcSetCmd, required: []string{"issuer", "client-id"}},
+	"oidc show":    {flags: oidcShowCmd},
+	"oidc remove":  {flags: oidcRemoveCmd},
+
 	// Webhook endpoints (admin_webhooks.go).
 	"webhook add":    {flags: webhookAddCmd, required: []string{"url"}},
 	"webhook list":   {flags: webhookListCmd},
@@ -113,6 +123,7 @@ type adminCtx struct {
 	org    string
 	asJSON bool
 	stdout io.Writer
+	getenv func(string) string
 }
 
 // print writes v as JSON with --json, else calls text.
@@ -140,7 +151,7 @@ func runAdmin(ctx context.Context, noun string, args []string, getenv func(strin
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
-	c := &adminCtx{stdout: stdout}
+	c := &adminCtx{stdout: stdout, getenv: getenv}
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON, as the admin API answers")
 	if !cmd.noOrg {
 		fs.StringVar(&c.org, "org", "", "organization id (required)")

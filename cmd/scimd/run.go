@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
@@ -35,13 +36,17 @@ commands:
   migrate      apply database migrations and exit
   worker       deliver queued notification emails over SMTP (serve does too when SMTP_URL is set)
   org create   create an organization and print its operator token
-  org list|show|set|delete, domain, product, token, group-mapping, webhook, user
+  org list|show|set|delete, domain, product, token, group-mapping, webhook, user, oidc
                administer organizations and their users (scimd help admin lists them)
+  console link print a single-use sign-in link to the Organization Center for an admin
   version      print scimd's version
 
 Run "scimd <command> -h" for a command's flags.`
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/scimd?sslmode=disable"
+
+// defaultAddr is the address "scimd serve" listens on by default.
+const defaultAddr = "127.0.0.1:8080"
 
 // demoOrgID is fixed so that "scimd serve --demo" finds the demo organization it created on an
 // earlier run instead of creating another.
@@ -71,7 +76,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return worker(ctx, rest, getenv, stdout, stderr)
-	case "org", "domain", "product", "token", "group-mapping", "webhook", "user":
+	case "org", "domain", "product", "token", "group-mapping", "webhook", "user", "oidc", "console":
 		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help" || rest[0] == "help") {
 			fmt.Fprintln(stdout, adminUsage) // "scimd token -h": the commands, before any verb
 			return nil
@@ -154,7 +159,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr(getenv, "SCIMD_ADDR", "127.0.0.1:8080"), "listen address (SCIMD_ADDR)")
+	addr := fs.String("addr", envOr(getenv, "SCIMD_ADDR", defaultAddr), "listen address (SCIMD_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
 	baseURL := fs.String("base-url", getenv("SCIMD_BASE_URL"), "public SCIM base URL, if not http://ADDR/scim/v2 (SCIMD_BASE_URL)")
 	demo := fs.Bool("demo", false, "create the database and the demo organization (verified domain example.com) if missing and print a token for it")
@@ -319,6 +324,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		fmt.Fprintf(stdout, "demo organization %s, token: %s\n", tok.OrgID, tok.Token)
+		link, err := demoLink(ctx, dir, console.PublicRoot(base))
+		if err != nil {
+			// The demo admin may have been suspended or demoted by whoever tried the demo.
+			fmt.Fprintf(stdout, "no console sign-in link for %s: %v\n", demoAdminName, err)
+		} else {
+			fmt.Fprintf(stdout, "console sign-in link for %s (single use, %s): %s\n", demoAdminName, directory.LinkLifetime, link)
+		}
 	}
 
 	// Requests do not end with ctx (SIGTERM): they run on requestsCtx, which is cancelled only

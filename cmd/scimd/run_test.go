@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -331,31 +332,47 @@ func TestOrgCreateText(t *testing.T) {
 func TestServeDemo(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.URL(t)
-	// demo starts scimd serve --demo and returns its base URL, the demo organization and token.
-	demo := func() (string, string, string, func() error) {
+	// demo starts scimd serve --demo and returns its base URL, the demo organization and token,
+	// and the console sign-in link it printed.
+	demo := func() (string, string, string, string, func() error) {
 		base, out, stop := startServe(t, dbURL, "--demo")
-		var org, token string
-		eventually.Holds(t, "the demo token", func() bool {
+		var org, token, link string
+		eventually.Holds(t, "the demo token and console link", func() bool {
 			for _, line := range strings.Split(out.String(), "\n") {
 				if rest, ok := strings.CutPrefix(line, "demo organization "); ok {
 					org, token, _ = strings.Cut(rest, ", token: ")
-					return true
+				}
+				if _, rest, ok := strings.Cut(line, "console sign-in link for admin@example.com (single use, 15m0s): "); ok {
+					link = rest
 				}
 			}
-			return false
+			return token != "" && link != ""
 		})
-		return base, org, strings.TrimSpace(token), stop
+		return base, org, strings.TrimSpace(token), strings.TrimSpace(link), stop
 	}
-	base, org, token, stop := demo()
+	base, org, token, link, stop := demo()
 	status, body := httpGet(t, base+"/Users", token)
 	require.Equal(t, http.StatusOK, status, "%s", body)
+	// The link signs the demo admin in to the console.
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	res, err := (&http.Client{Jar: jar}).Get(link)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "/console/", res.Request.URL.Path)
+	require.Contains(t, string(page), "<h1>Users</h1>")
 	require.NoError(t, stop())
 
-	// A second start finds the demo organization instead of failing or creating another.
-	base, org2, token2, stop := demo()
+	// A second start finds the demo organization and its admin instead of failing or creating
+	// others.
+	base, org2, token2, link2, stop := demo()
 	require.Equal(t, org, org2)
+	require.NotEqual(t, link, link2)
 	status, body = httpGet(t, base+"/Users", token2)
 	require.Equal(t, http.StatusOK, status, "%s", body)
+	require.Contains(t, string(body), `"totalResults":1`, "one demo admin")
 	require.NoError(t, stop())
 }
 

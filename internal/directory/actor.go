@@ -53,11 +53,11 @@ func errSelfDelete() error {
 }
 
 func errSelfSuspend() error {
-	return forbidden("you cannot suspend yourself: the token or session you use acts as this user")
+	return scimerr.New(scimerr.KindForbidden, "", "you cannot suspend yourself: the token or session you use acts as this user").On("active")
 }
 
 func errSelfRoles() error {
-	return forbidden("you cannot change your own orgRole or accountRole: the token or session you use acts as this user")
+	return scimerr.New(scimerr.KindForbidden, "", "you cannot change your own orgRole or accountRole: the token or session you use acts as this user").On("orgRole")
 }
 
 // checkSelfDemotion refuses changes that take away the actor's own orgRole access, whatever
@@ -69,8 +69,8 @@ func checkSelfDemotion(a Actor, changes []GrantChange) error {
 	}
 	for _, c := range changes {
 		if c.UserID == a.UserID && grants.Demoted(c.Before, c.After) {
-			return forbidden("this change would take your own orgRole from %s to %s (through your roles or your groups): "+
-				"the token or session you use acts as this user; ask another admin", c.Before.OrgRole, c.After.OrgRole)
+			return scimerr.New(scimerr.KindForbidden, "", "this change would take your own orgRole from %s to %s (through your roles or your groups): "+
+				"the token or session you use acts as this user; ask another admin", c.Before.OrgRole, c.After.OrgRole).On("orgRole")
 		}
 	}
 	return nil

@@ -185,6 +185,9 @@ var (
 	// ErrGone: a user or group a write refers to (a member, a manager) was deleted while the
 	// change ran.
 	ErrGone = errors.New("referenced resource gone")
+	// ErrBound: the identity, or an identity of its issuer for the user, was bound while the
+	// sign-in ran.
+	ErrBound = errors.New("identity bound concurrently")
 )
 
 // errUnchanged ends an update function that changed nothing: nothing is written and the

@@ -37,8 +37,9 @@ func (s *Service) settle(tx Tx, a Actor, users []string) ([]GrantChange, error) 
 // checkChanges applies the rules on changes of effective grants, whatever caused them:
 //   - self-protection: the actor cannot take away their own orgRole access;
 //   - the last admin: the organization keeps an active admin;
-//   - a user who loses orgRole access (demoted or suspended) loses the tokens they issued, for
-//     good: reactivating or promoting them again does not bring a token back.
+//   - a user who loses orgRole access (demoted or suspended) loses the tokens they issued and
+//     their console sessions, for good: reactivating or promoting them again does not bring a
+//     token or a session back.
 func (s *Service) checkChanges(tx Tx, a Actor, changes []GrantChange) error {
 	if err := checkSelfDemotion(a, changes); err != nil {
 		return err
@@ -57,6 +58,9 @@ func (s *Service) checkChanges(tx Tx, a Actor, changes []GrantChange) error {
 		}
 	}
 	if len(demoted) > 0 {
+		if err := tx.EndSessions(demoted); err != nil {
+			return err
+		}
 		return tx.RevokeTokens(demoted, time.Now())
 	}
 	return nil

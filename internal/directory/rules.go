@@ -96,9 +96,13 @@ func checkSignIn(org *Org, doc map[string]any) error {
 	if len(org.VerifiedDomains) > 0 {
 		verified = strings.Join(org.VerifiedDomains, ", ")
 	}
+	attr := "emails"
+	if from == "userName" {
+		attr = "userName"
+	}
 	return scimerr.Invalid(scimerr.InvalidValue,
 		"%s %q is the user's sign-in address and is on domain %q, which is not a verified domain of this organization (verified: %s)",
-		from, addr, domainOf(addr), verified)
+		from, addr, domainOf(addr), verified).On(attr)
 }
 
 // checkManager canonicalises the enterprise manager: an empty value (Entra's {"value": ""})

@@ -36,6 +36,26 @@ type Store interface {
 	// TakenUserNames reports, for each name, whether a user of the organization has it
 	// (compared as the uniqueness of userName compares, case-insensitively).
 	TakenUserNames(ctx context.Context, org string, names []string) ([]bool, error)
+
+	// The console's reads (console.go).
+	ConsoleStore
+}
+
+// ConsoleStore reads and ends console sessions and reads the users tab.
+type ConsoleStore interface {
+	// ConsoleSession reads a session; ErrNotFound when the organization has no such session.
+	ConsoleSession(ctx context.Context, org, id string) (*StoredSession, error)
+	// TouchSession records the time of a session's latest request.
+	TouchSession(ctx context.Context, org, id string, at time.Time) error
+	// DeleteSession ends a session; ErrNotFound when there is no such session.
+	DeleteSession(ctx context.Context, org, id string) error
+	// BrowseUsers walks the organization's users in the order of lower(userName): forward from
+	// after b.After (from the first when b.Before is empty too), or backward from before
+	// b.Before; it keeps those whose sign-in address, userName, displayName, or given and
+	// family name contain b.Text (case-insensitively), and with b.Role, when set, as effective
+	// orgRole, and answers at most b.Limit of them in the order walked. partial tells that so
+	// many users have the text that the store looked among only a part of them (Browsed.Partial).
+	BrowseUsers(ctx context.Context, org string, b Browse) (users []*User, partial bool, err error)
 }
 
 // Tx is one transaction of one organization. Its methods carry the context Update was given.
@@ -49,6 +69,7 @@ type Tx interface {
 	GrantTx
 	TokenTx
 	JournalTx
+	ConsoleTx
 }
 
 // OrgTx reads the organization.
@@ -150,6 +171,32 @@ type TokenTx interface {
 	RevokeToken(id string, at time.Time) (*Token, error)
 	// RevokeTokens revokes every token the users issued.
 	RevokeTokens(issuers []string, at time.Time) error
+}
+
+// ConsoleTx writes console sign-ins: identities bound to users, sessions and sign-in links.
+type ConsoleTx interface {
+	// IdentityUser returns the user an identity is bound to; ErrNotFound when none.
+	IdentityUser(issuer, subject string) (string, error)
+	// UsersBySignIn returns the users whose sign-in address is addr, compared
+	// case-insensitively.
+	UsersBySignIn(addr string) ([]string, error)
+	// HasIdentity reports whether an identity of issuer is bound to user.
+	HasIdentity(user, issuer string) (bool, error)
+	BindIdentity(b Binding) error
+	InsertSession(s *Session, hash []byte) error
+	// PruneSessions deletes the user's sessions last seen before idleBefore or created before
+	// createdBefore: expired ones that were never used again.
+	PruneSessions(user string, idleBefore, createdBefore time.Time) error
+	// EndSessions deletes every session of users.
+	EndSessions(users []string) error
+	InsertLink(l *Link, hash []byte) error
+	// PruneLinks deletes the user's links used already or expired at now.
+	PruneLinks(user string, now time.Time) error
+	// LockLink reads a link and locks it until the transaction ends; ErrNotFound when the
+	// organization has no such link.
+	LockLink(id string) (*StoredLink, error)
+	// UseLink records that a link was used.
+	UseLink(id string, at time.Time) error
 }
 
 // JournalTx records what a change means besides itself: the audit log, notifications and

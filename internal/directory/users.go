@@ -25,6 +25,8 @@ type Service struct {
 	manager     schema.Path
 	// hash turns a cleartext password into what is stored (bcrypt); tests may make it cheap.
 	hash func(string) (string, error)
+	// profileOnly reads a user without their groups, for the console.
+	profileOnly schema.Projection
 }
 
 // New returns a Service over store for the resource types of reg.
@@ -38,7 +40,7 @@ func New(store Store, reg *schema.Registry) (*Service, error) {
 		return nil, err
 	}
 	return &Service{store: store, users: reg.User, groups: reg.Group, membersPath: members, manager: manager,
-		hash: bcryptHash}, nil
+		hash: bcryptHash, profileOnly: reg.User.ParseProjection("", "groups")}, nil
 }
 
 // update runs fn in a transaction of the actor's organization; errUnchanged ends it without
@@ -61,7 +63,7 @@ func explainUser(err error, id string, doc map[string]any) error {
 	case errors.Is(err, ErrNotFound):
 		return userNotFound(id)
 	case errors.Is(err, ErrUserNameTaken):
-		return scimerr.New(scimerr.KindConflict, scimerr.Uniqueness, "userName %q is already taken in this organization", doc["userName"])
+		return scimerr.New(scimerr.KindConflict, scimerr.Uniqueness, "userName %q is already taken in this organization", doc["userName"]).On("userName")
 	case errors.Is(err, ErrNotLicensed):
 		return scimerr.Invalid(scimerr.InvalidValue, "a granted product is no longer licensed by this organization")
 	case errors.Is(err, ErrGone):
@@ -255,7 +257,7 @@ func (s *Service) prepare(tx Tx, a Actor, org *Org, cur *User, prev, doc map[str
 	hashes map[string]string) (*User, error) {
 	name, _ := doc["userName"].(string)
 	if strings.TrimSpace(name) == "" {
-		return nil, scimerr.Invalid(scimerr.InvalidValue, "userName is required and must not be empty")
+		return nil, scimerr.Invalid(scimerr.InvalidValue, "userName is required and must not be empty").On("userName")
 	}
 	if _, ok := doc["active"]; !ok {
 		switch {
@@ -291,7 +293,7 @@ func (s *Service) prepare(tx Tx, a Actor, org *Org, cur *User, prev, doc map[str
 	for _, p := range next.Direct.Products {
 		if !slices.Contains(org.Products, p) {
 			return nil, scimerr.Invalid(scimerr.InvalidValue, "product %q is not licensed by this organization; licensed products are %s",
-				p, strings.Join(org.Products, ", "))
+				p, strings.Join(org.Products, ", ")).On("products")
 		}
 	}
 	if pw, ok := doc["password"].(string); ok {

@@ -77,7 +77,7 @@ func Canonical(attr, v string) (string, error) {
 
 func invalid(attr, v, want, reason string) error {
 	return scimerr.Invalid(scimerr.InvalidValue, "%s %q is not %s: %s. scimd speaks %s and accepts any known language",
-		attr, v, want, reason, strings.Join(Spoken, ", "))
+		attr, v, want, reason, strings.Join(Spoken, ", ")).On(attr)
 }
 
 // tag parses one language tag; reason says why it is refused ("" when it is not).

@@ -152,6 +152,9 @@ type Store interface {
 	// ListProductData returns up to limit items of the user after cursor, by At then id,
 	// descending.
 	ListProductData(ctx context.Context, org, user string, cursor ProductDataCursor, limit int) ([]ProductData, error)
+
+	// OpenID Connect settings for the console's sign-in (oidc.go).
+	OIDCStore
 }
 
 // Config configures a Service.

@@ -110,13 +110,16 @@ func mapErr(err error) error {
 			return directory.ErrUserNameTaken
 		case "groups_display_name_key":
 			return directory.ErrDisplayNameTaken
+		case "console_identities_pkey", "console_identities_org_id_user_id_issuer_key":
+			return directory.ErrBound
 		}
 	case "23503": // foreign_key_violation
 		switch pgErr.TableName {
 		case "user_products", "group_mapping_products":
 			return directory.ErrNotLicensed
-		case "group_members", "users", "tokens":
-			// A member, a manager or a token's issuer that was deleted while the change ran.
+		case "group_members", "users", "tokens", "console_identities", "console_sessions", "console_links":
+			// A member, a manager, a token's issuer, or the user a console sign-in is for,
+			// that was deleted while the change ran.
 			return directory.ErrGone
 		}
 	case "40P01", "40001": // deadlock_detected, serialization_failure

@@ -54,6 +54,16 @@ type Error struct {
 	Kind     Kind
 	ScimType string
 	Detail   string
+	// Attribute, when set, is the attribute the error concerns (a SCIM path such as userName or
+	// locale), so that a form can show the detail next to its field. SCIM responses carry
+	// only the detail, which names the attribute itself.
+	Attribute string
+}
+
+// On sets the attribute the error concerns and returns the error.
+func (e *Error) On(attribute string) *Error {
+	e.Attribute = attribute
+	return e
 }
 
 func (e *Error) Error() string {
@@ -92,7 +102,7 @@ func As(err error) *Error {
 // PATCH path invalidPath); other errors are returned unchanged.
 func WithScimType(err error, scimType string) error {
 	if e := As(err); e != nil && e.Kind == KindInvalid {
-		return &Error{Kind: e.Kind, ScimType: scimType, Detail: e.Detail}
+		return &Error{Kind: e.Kind, ScimType: scimType, Detail: e.Detail, Attribute: e.Attribute}
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/filter"
 	"github.com/scimd/scimd/internal/schema"
@@ -26,6 +27,12 @@ func (s *server) baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + "/scim/v2"
+}
+
+// publicRoot is the public URL of scimd's root, where the console is: the SCIM base URL
+// without /scim/v2.
+func (s *server) publicRoot(r *http.Request) string {
+	return console.PublicRoot(s.baseURL(r))
 }
 
 // render turns a stored resource into its SCIM representation: the document plus id, schemas

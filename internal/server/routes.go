@@ -77,6 +77,12 @@ func (s *server) routes() http.Handler {
 		})
 	})
 
+	// The Organization Center (internal/console, its routes in its routes.go), while there is
+	// organization administration to serve it: on the listener people reach, beside SCIM.
+	if s.console != nil {
+		r.With(s.onListener(scimSide)).Mount("/console", s.console)
+	}
+
 	// The admin API (admin.go): organization administration for the operator, with its own
 	// token; disabled (404) without one.
 	r.Route("/admin/v1", func(r chi.Router) {
@@ -120,6 +126,10 @@ func (s *server) routes() http.Handler {
 		r.Post("/orgs/{org}/users/{id}/reactivate", s.adminDirectory(s.adminReactivateUser))
 		r.Get("/orgs/{org}/users/{id}/sign-in", s.adminDirectory(s.adminUserSignIn))
 		r.Get("/orgs/{org}/audit", s.admin(s.adminAudit))
+		// OpenID Connect settings of the console's sign-in (admin_oidc.go).
+		r.Get("/orgs/{org}/oidc", s.admin(s.adminGetOIDC))
+		r.Put("/orgs/{org}/oidc", s.admin(s.adminSetOIDC))
+		r.Delete("/orgs/{org}/oidc", s.admin(s.adminRemoveOIDC))
 	})
 	return r
 }

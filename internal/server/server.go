@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/schema"
@@ -74,6 +75,9 @@ type Deps struct {
 	// slot and is answered 503 after. 0 turns it off.
 	OrgConcurrency int
 	OrgWait        time.Duration
+	// IdentityProviders is the HTTP client the console's sign-in talks to organizations'
+	// OpenID providers with; nil means one with a 10 second timeout.
+	IdentityProviders *http.Client
 }
 
 type server struct {
@@ -83,6 +87,8 @@ type server struct {
 	authFailures *failureLimiter
 	orgSlots     *orgLimiter
 	metrics      *metrics
+	// console is the Organization Center under /console/, nil without Orgs.
+	console http.Handler
 }
 
 // NewServer returns scimd's HTTP handler.
@@ -106,6 +112,15 @@ func NewServer(d Deps) http.Handler {
 		authFailures: newFailureLimiter(d.AuthFailureRate, d.AuthFailureBurst, maxFailureAddrs),
 		orgSlots:     newOrgLimiter(d.OrgConcurrency, d.OrgWait),
 		metrics:      newMetrics(d.Collectors...)}
+	if d.Orgs != nil {
+		c, err := console.New(console.Deps{Directory: d.Directory, Orgs: d.Orgs, Schemas: d.Schemas, Logger: d.Logger,
+			Now: d.Now, Root: s.publicRoot, RequestID: requestID, HTTPClient: d.IdentityProviders})
+		if err != nil {
+			// The console's templates and catalogues are embedded: this is a defect of the build.
+			panic(err)
+		}
+		s.console = c
+	}
 	return s.routes()
 }
 

@@ -21,6 +21,9 @@
 // Account IDs come from one counter shared by every organization and, like PostgreSQL's
 // sequence, not rolled back: a rolled-back insert uses its number up, and none is reused.
 //
+// Console sessions, links and identities go with their user, as the foreign keys ON DELETE
+// CASCADE take them in PostgreSQL.
+//
 // What it leaves out, being for the directory's tests: Users and Groups take no filter and no
 // sortBy (they answer an error; filters are the postgres store's job) and page with startIndex
 // and count in creation order; projections are ignored (reads return every attribute); product
@@ -73,6 +76,10 @@ type org struct {
 	notices    []directory.Notice
 	events     []directory.Event
 	tombstones []Tombstone
+	// The console's sign-ins (console.go).
+	identities map[identityKey]string
+	sessions   map[string]*directory.StoredSession
+	links      map[string]*directory.StoredLink
 }
 
 // user is a stored user: its profile Doc without the computed groups attribute, its grants and
@@ -213,7 +220,8 @@ func (t *tx) queue(write func() error) {
 
 func newOrg(settings directory.Org) *org {
 	return &org{settings: settings, users: map[string]*user{}, groups: map[string]*group{},
-		mappings: map[string]*directory.Mapping{}, tokens: map[string]*token{}, welcomes: map[directory.Welcome]bool{}}
+		mappings: map[string]*directory.Mapping{}, tokens: map[string]*token{}, welcomes: map[directory.Welcome]bool{},
+		identities: map[identityKey]string{}, sessions: map[string]*directory.StoredSession{}, links: map[string]*directory.StoredLink{}}
 }
 
 // clone is a deep copy of o.
@@ -233,6 +241,13 @@ func (o *org) clone() *org {
 		c.tokens[id] = &token{Token: cloneToken(tk.Token), hash: slices.Clone(tk.hash)}
 	}
 	c.welcomes = maps.Clone(o.welcomes)
+	c.identities = maps.Clone(o.identities)
+	for id, st := range o.sessions {
+		c.sessions[id] = cloneSession(st)
+	}
+	for id, l := range o.links {
+		c.links[id] = cloneLink(l)
+	}
 	// Records are never changed in place, only replaced: copying the slices is enough.
 	c.audit = slices.Clone(o.audit)
 	c.notices = slices.Clone(o.notices)
@@ -326,6 +341,18 @@ func normalizeSettings(o directory.Org) directory.Org {
 	slices.Sort(o.VerifiedDomains)
 	slices.Sort(o.Products)
 	return o
+}
+
+// SetUser changes a stored user behind the directory's back, as a concurrent change would look
+// to a read made before it, for tests of the checks that must not trust an earlier read.
+func (s *Store) SetUser(orgID, id string, change func(u *directory.User)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok := s.orgs[orgID]; ok {
+		if u, ok := o.users[id]; ok {
+			change(&u.User)
+		}
+	}
 }
 
 // StoredUser is the stored record of a user, password hash included, without the computed

@@ -351,6 +351,7 @@ func (t *tx) PurgeUser(p directory.Purge) error {
 				delete(t.o.tokens, id)
 			}
 		}
+		t.o.dropConsole(p.UserID)
 		t.o.tombstones = append(t.o.tombstones, Tombstone{ResourceType: "User", ResourceID: p.UserID, Pseudonym: p.Pseudonym,
 			TokenID: p.TokenID, ActorUserID: p.ActorUserID, RequestID: p.RequestID, At: now()})
 		return nil

@@ -1,0 +1,238 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/scimd/scimd/internal/console"
+	"github.com/scimd/scimd/internal/orgs"
+)
+
+// Black-box expectations of the console over HTTP, against a real scimd and PostgreSQL.
+
+func TestSignInLinkWorksOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	link := e.link(e.boss)
+
+	p := e.browser().get(link)
+	require.True(t, p.usersTab(), "the link signs in and lands on the users tab:\n%s", p.body)
+	require.Equal(t, console.Path+"/", p.url.Path)
+
+	p = e.browser().get(link)
+	require.Equal(t, http.StatusForbidden, p.status)
+	require.Contains(t, p.body, "This sign-in link is not valid")
+	require.False(t, p.usersTab())
+}
+
+func TestSignInThroughTheIdentityProvider(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser()
+	p := b.signInOIDC("boss@example.com")
+	require.True(t, p.usersTab(), p.body)
+	require.Equal(t, console.Path+"/", p.url.Path)
+	var bound int
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT count(*) FROM console_identities WHERE user_id = $1`, e.boss).Scan(&bound))
+	require.Equal(t, 1, bound)
+
+	// A person whose email the provider does not vouch for sees why not.
+	e.user(`{"userName":"una@example.com","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
+	e.person("una@example.com", false)
+	p = e.browser().signInOIDC("una@example.com")
+	require.Equal(t, http.StatusForbidden, p.status)
+	require.Contains(t, p.body, "did not confirm your email address")
+
+	// A member is no admin.
+	e.user(`{"userName":"mo@example.com"}`)
+	e.person("mo@example.com", true)
+	p = e.browser().signInOIDC("mo@example.com")
+	require.Equal(t, http.StatusForbidden, p.status)
+	require.Contains(t, p.body, "Only admins and read-only admins")
+
+	// An email whose domain no organization signs in with.
+	p = e.browser().get(console.Path + "/login?email=ada%40elsewhere.example")
+	require.Equal(t, http.StatusNotFound, p.status)
+	require.Contains(t, p.body, `aria-invalid="true"`)
+	require.Contains(t, p.body, "No organization signs in with single sign-on")
+}
+
+func TestUsersFilterFindsByPartOfTheEmail(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.user(`{"userName":"ada.lovelace@example.com","name":{"givenName":"Ada","familyName":"Lovelace"}}`)
+	e.user(`{"userName":"grace.hopper@example.com","name":{"givenName":"Grace","familyName":"Hopper"}}`)
+	b := e.browser()
+	b.get(e.link(e.boss))
+
+	p := b.get(console.Path + "/users?q=" + url.QueryEscape("LOVEL"))
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, "ada.lovelace@example.com")
+	require.NotContains(t, p.body, "grace.hopper@example.com")
+	require.NotContains(t, p.body, "boss@example.com")
+
+	p = b.get(console.Path + "/users?q=hopper")
+	require.Contains(t, p.body, "grace.hopper@example.com")
+	require.NotContains(t, p.body, "ada.lovelace@example.com")
+
+	p = b.get(console.Path + "/users?role=admin")
+	require.Contains(t, p.body, "boss@example.com")
+	require.NotContains(t, p.body, "grace.hopper@example.com")
+}
+
+func TestPostWithoutItsAntiForgeryTokenIsForbidden(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser()
+	b.get(e.link(e.boss))
+	add := url.Values{"email": {"eve@example.com"}, "role": {"admin"}}
+
+	p := b.post(console.Path+"/users", add, false)
+	require.Equal(t, http.StatusForbidden, p.status)
+	add.Set("csrf", "forged")
+	p = b.post(console.Path+"/users", add, false)
+	require.Equal(t, http.StatusForbidden, p.status)
+	// Without a session, with anything as the token.
+	p = e.browser().post(console.Path+"/users", add, false)
+	require.Equal(t, http.StatusForbidden, p.status)
+	// Checked before routing: a path that does not exist is refused the same way.
+	p = b.post(console.Path+"/nowhere", url.Values{}, false)
+	require.Equal(t, http.StatusForbidden, p.status)
+	var n int
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT count(*) FROM users WHERE user_name = 'eve@example.com'`).Scan(&n))
+	require.Zero(t, n, "no forged form changed anything")
+
+	// The same form with the session's token adds the user.
+	b.get(console.Path + "/users")
+	add.Del("csrf")
+	p = b.post(console.Path+"/users", add, true)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, "The user was added.")
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT count(*) FROM users WHERE user_name = 'eve@example.com' AND eff_org_role = 'admin'`).Scan(&n))
+	require.Equal(t, 1, n)
+}
+
+func TestSessionEndsWhenTheAdminIsSuspendedThroughSCIM(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ada := e.user(`{"userName":"ada@example.com","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
+	b := e.browser()
+	require.True(t, b.get(e.link(ada)).usersTab())
+	require.True(t, b.get(console.Path+"/users").usersTab())
+
+	res := e.scim(http.MethodPatch, "/Users/"+ada,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+
+	p := b.get(console.Path + "/users")
+	require.False(t, p.usersTab())
+	require.Equal(t, http.StatusUnauthorized, p.status)
+	require.Contains(t, p.body, "Sign in to the Organization Center")
+	// And a new sign-in says why.
+	p = e.browser().get(e.link(e.boss))
+	require.True(t, p.usersTab())
+	e.person("ada@example.com", true)
+	p = e.browser().signInOIDC("ada@example.com")
+	require.Equal(t, http.StatusForbidden, p.status)
+	require.Contains(t, p.body, "Your account is suspended")
+}
+
+func TestReadOnlyAdminSeesNoEditControlsAndForgedWritesAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reader := e.user(`{"userName":"reader@example.com","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin-readonly"}}`)
+	b := e.browser()
+	p := b.get(e.link(reader))
+	require.True(t, p.usersTab())
+	require.Contains(t, p.body, "You are a read-only admin")
+	require.NotContains(t, p.body, `action="`+console.Path+`/users" novalidate`, "no add form")
+	for _, path := range []string{"/users/" + e.boss, "/domains", "/tokens", "/groups", "/audit"} {
+		p = b.get(console.Path + path)
+		require.Equal(t, http.StatusOK, p.status, path)
+		require.Equal(t, 1, strings.Count(p.body, `method="post"`), "%s: only the sign-out form", path)
+	}
+	// Forged writes, with the session's own token, are refused by the rules.
+	for path, form := range map[string]url.Values{
+		"/users":                        {"email": {"x@example.com"}},
+		"/users/" + e.boss + "/suspend": {},
+		"/users/" + e.boss + "/delete":  {},
+		"/domains":                      {"domain": {"acme.example"}},
+		"/tokens":                       {"label": {"x"}, "role": {"admin"}},
+		"/domains/example.com/remove":   {},
+		"/users/" + e.boss + "/grants":  {"role": {"user"}},
+	} {
+		b.get(console.Path + "/users")
+		p = b.post(console.Path+path, form, true)
+		require.Equal(t, http.StatusForbidden, p.status, path)
+		require.Contains(t, p.body, "admin-readonly", path)
+	}
+	var active bool
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT active FROM users WHERE id = $1`, e.boss).Scan(&active))
+	require.True(t, active)
+}
+
+func TestAddUserRefusalsAreShownByTheirField(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser()
+	b.get(e.link(e.boss))
+	for _, tc := range []struct {
+		form   url.Values
+		status int
+		field  string
+		detail string
+	}{
+		{url.Values{"given": {"Eve"}, "email": {"eve@unverified.example"}}, http.StatusBadRequest, "add-email",
+			`is on domain &#34;unverified.example&#34;, which is not a verified domain`},
+		{url.Values{"email": {"eve@example.com"}, "locale": {"xx-YY"}}, http.StatusBadRequest, "add-locale", `locale &#34;xx-YY&#34; is not`},
+		{url.Values{"email": {"BOSS@example.com"}}, http.StatusConflict, "add-email", `userName &#34;BOSS@example.com&#34; is already taken`},
+		{url.Values{"email": {""}}, http.StatusBadRequest, "add-email", "userName is required"},
+	} {
+		b.get(console.Path + "/users")
+		p := b.post(console.Path+"/users", tc.form, true)
+		require.Equal(t, tc.status, p.status, tc.form)
+		// The detail is by its field, which is marked invalid, described by it, and focused.
+		require.Regexp(t, `id="`+tc.field+`"[^>]*aria-invalid="true" aria-describedby="`+tc.field+`-error" autofocus>`, p.body, tc.form)
+		require.Regexp(t, `<p class="field-error" id="`+tc.field+`-error">[^<]*`+regexp.QuoteMeta(tc.detail), p.body, tc.form)
+		// The form keeps what was typed.
+		if v := tc.form.Get("given"); v != "" {
+			require.Contains(t, p.body, `value="`+v+`"`)
+		}
+	}
+	var n int
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT count(*) FROM users`).Scan(&n))
+	require.Equal(t, 1, n, "no refused form added anyone")
+}
+
+func TestConsoleSpeaksTheAdminsLanguage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fr := e.user(`{"userName":"fr@example.com","preferredLanguage":"fr-CA, en;q=0.5","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
+	p := e.browser().get(e.link(fr))
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, `<html lang="fr">`)
+	require.Contains(t, p.body, "<h1>Utilisateurs</h1>")
+	require.Contains(t, p.body, "Se déconnecter")
+
+	// Before sign-in, the browser's language.
+	b := e.browser()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+console.Path+"/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept-Language", "de-CH, de;q=0.9, en;q=0.5")
+	p = b.do(req)
+	require.Contains(t, p.body, `<html lang="de">`)
+	require.Contains(t, p.body, "Bei der Organisationszentrale anmelden")
+
+	// An admin whose languages scimd does not speak gets the organization's default.
+	nl := "nl-NL"
+	require.NoError(t, e.orgs.ChangeOrg(e.ctx, e.org, orgs.OrgChange{DefaultLocale: &nl}))
+	hi := e.user(`{"userName":"hi@example.com","preferredLanguage":"hi","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
+	p = e.browser().get(e.link(hi))
+	require.Contains(t, p.body, `<html lang="nl">`)
+	require.Contains(t, p.body, "<h1>Gebruikers</h1>")
+}
