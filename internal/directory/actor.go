@@ -45,7 +45,7 @@ func forbidden(format string, args ...any) error {
 	return scimerr.New(scimerr.KindForbidden, "", format, args...)
 }
 
-// Self-protection (PRODUCT.md §4): an admin can change their own name and email, but not their
+// Self-protection: an admin can change their own name and email, but not their
 // own roles, and cannot suspend or delete themselves, by any path.
 
 func errSelfDelete() error {

@@ -1,5 +1,5 @@
 // Package directory is scimd's decision layer: every rule of an organization's directory of
-// users and groups (PRODUCT.md §2–§8) is written here once, whatever path a change arrives by:
+// users and groups is written here once, whatever path a change arrives by:
 // SCIM Users, Groups, /Me and Bulk, the admin API, the command line and the console.
 //
 // The Service decides; the Store executes. A write runs inside Store.Update, which hands the

@@ -66,9 +66,9 @@ func (s *Service) checkChanges(tx Tx, a Actor, changes []GrantChange) error {
 	return nil
 }
 
-// keepAnAdmin refuses a change that leaves the organization without an active admin (PRODUCT.md
-// §4). The organization is locked first, so that two requests demoting the last two admins
-// cannot both see the other one still there.
+// keepAnAdmin refuses a change that leaves the organization without an active admin. The
+// organization is locked first, so that two requests demoting the last two admins cannot both
+// see the other one still there.
 func keepAnAdmin(tx Tx) error {
 	if _, err := tx.LockOrg(); err != nil {
 		return err

@@ -15,7 +15,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Groups (PRODUCT.md §8). Members are users, and groups where the organization allows nesting;
+// Groups. Members are users, and groups where the organization allows nesting;
 // a group never contains itself. A membership change touches only the members it names, so it
 // costs the same in a group of 10 or 1,000,000 members, and the member list is never loaded to
 // change it. When a group, or a group containing it, maps to grants, the effective grants of

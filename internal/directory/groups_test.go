@@ -11,7 +11,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Groups (PRODUCT.md §3, §8): effective grants through group mappings, nested groups, and the
+// Groups: effective grants through group mappings, nested groups, and the
 // names that must be unique.
 
 func TestEffectiveGrantsUniteDirectAndMappedGrantsHighestRoleWinning(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 )
 
 // What a change records besides itself: an audit record of every change with its actor, and the
-// notification emails the change calls for (PRODUCT.md §6), queued in the change's transaction.
+// notification emails the change calls for, queued in the change's transaction.
 
 // Change is one attribute's value before and after a change; nil means unassigned.
 type Change struct {

@@ -8,7 +8,7 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 )
 
-// Notifications (PRODUCT.md §6): what is mailed for a change, when the organization or the
+// Notifications: what is mailed for a change, when the organization or the
 // request suppresses it, the welcomes sent whatever the setting, and in which language.
 
 func TestNotificationsOfGrantsSuspensionAndReactivation(t *testing.T) {

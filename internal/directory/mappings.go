@@ -10,7 +10,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Group-to-grant mappings (PRODUCT.md §3): an organization maps a group to an orgRole, an
+// Group-to-grant mappings: an organization maps a group to an orgRole, an
 // accountRole and products, and every user in the group, directly or through nested groups,
 // holds them on top of their own grants. Identity providers push only a group's name and
 // members, so mappings are set by admins (admin API, command line, console). Setting or removing

@@ -11,7 +11,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Who may change what (PRODUCT.md §4): an admin cannot take away their own access, the
+// Who may change what: an admin cannot take away their own access, the
 // organization keeps an active admin, admin-readonly actors only read, and a token stops
 // working for good when its issuer loses access.
 

@@ -12,7 +12,7 @@ import (
 	"github.com/scimd/scimd/internal/schema"
 )
 
-// DeleteUser is a hard delete (PRODUCT.md §7): it removes the user and purges the account's
+// DeleteUser is a hard delete: it removes the user and purges the account's
 // data in one transaction. What goes:
 //   - the user's profile, emails, phones, addresses, account ID, grants, group memberships,
 //     first-welcome records and product data, its queued notifications and the tokens it

@@ -14,7 +14,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Deletion (PRODUCT.md §7) is a hard delete that purges the account.
+// Deletion is a hard delete that purges the account.
 
 func TestDeleteUserPurgesTheAccount(t *testing.T) {
 	t.Parallel()

@@ -34,7 +34,7 @@ func addressedBy(doc map[string]any) [2]any {
 	return [2]any{doc["userName"], doc["emails"]}
 }
 
-// SignInAddress is a user's sign-in address (PRODUCT.md §2): userName when it is an email
+// SignInAddress is a user's sign-in address: userName when it is an email
 // address, else the primary email, else the first work email, else the first email; "" when
 // the user has none. It is the only address scimd sends mail to, and the one the console
 // matches a signed-in person by.

@@ -14,7 +14,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// The rules of a user's attributes (PRODUCT.md §2, §3): the sign-in address, languages,
+// The rules of a user's attributes: the sign-in address, languages,
 // licensed products and the manager.
 
 func TestSignInAddressMustBeOnAVerifiedDomain(t *testing.T) {

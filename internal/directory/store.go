@@ -244,7 +244,7 @@ type Membership struct {
 	Mapping   *grants.Mapping
 }
 
-// Mapping is what a group maps its users to (PRODUCT.md §3). A nil role maps none: the users
+// Mapping is what a group maps its users to. A nil role maps none: the users
 // keep the role they have otherwise.
 type Mapping struct {
 	GroupID     string    `json:"group_id"`

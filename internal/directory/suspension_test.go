@@ -11,7 +11,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Suspension (PRODUCT.md §5): active=false clears the user's grants and revokes their tokens;
+// Suspension: active=false clears the user's grants and revokes their tokens;
 // grant changes sent while the user is suspended are kept as pending grants, shown apart, and
 // applied on reactivation.
 

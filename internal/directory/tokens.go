@@ -12,7 +12,7 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// Provisioning tokens (PRODUCT.md §4). A token either acts as the admin user who issued it,
+// Provisioning tokens. A token either acts as the admin user who issued it,
 // with that user's effective orgRole, or is a service token with a label and a role of its own
 // and no person behind it (what an identity provider should hold, so that an admin leaving
 // never stops provisioning). A token stops working when it is revoked or expires, and a user's
