@@ -58,6 +58,10 @@ type Deps struct {
 	Root func(r *http.Request) string
 	// RequestID returns the id the server gave the request, shown with unexpected errors.
 	RequestID func(ctx context.Context) string
+	// Classify tells an error no rule explains, and logs it as the server does (a browser
+	// that went away at INFO, a lost database at WARN with 503, anything else at ERROR with
+	// 500); nil logs every such error at ERROR and answers 500.
+	Classify func(r *http.Request, err error) (status int)
 	// HTTPClient talks to identity providers; nil means one with a 10 second timeout.
 	HTTPClient *http.Client
 }
@@ -82,6 +86,13 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.HTTPClient == nil {
 		d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if d.Classify == nil {
+		d.Classify = func(r *http.Request, err error) int {
+			d.Logger.ErrorContext(r.Context(), "console internal error", "err", err.Error(), "method", r.Method,
+				"request_id", d.RequestID(r.Context()))
+			return http.StatusInternalServerError
+		}
 	}
 	p, err := loadPages()
 	if err != nil {
@@ -115,23 +126,6 @@ func csrfToken(cookie string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// statusOf maps the kinds of rule errors to the status of the page that shows them, as the
-// SCIM and admin APIs map them.
-var statusOf = map[scimerr.Kind]int{
-	scimerr.KindInvalid:              http.StatusBadRequest,
-	scimerr.KindUnauthorized:         http.StatusUnauthorized,
-	scimerr.KindForbidden:            http.StatusForbidden,
-	scimerr.KindNotFound:             http.StatusNotFound,
-	scimerr.KindConflict:             http.StatusConflict,
-	scimerr.KindPreconditionFailed:   http.StatusPreconditionFailed,
-	scimerr.KindTooLarge:             http.StatusRequestEntityTooLarge,
-	scimerr.KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
-	scimerr.KindMethodNotAllowed:     http.StatusMethodNotAllowed,
-	scimerr.KindNotAcceptable:        http.StatusNotAcceptable,
-	scimerr.KindTooManyRequests:      http.StatusTooManyRequests,
-	scimerr.KindUnavailable:          http.StatusServiceUnavailable,
-}
-
 // ruleError is err as a rule's refusal, with the status of the page that shows it; ok is
 // false for an unexpected error.
 func ruleError(err error) (e *scimerr.Error, status int, ok bool) {
@@ -139,7 +133,7 @@ func ruleError(err error) (e *scimerr.Error, status int, ok bool) {
 	if e == nil {
 		return nil, 0, false
 	}
-	status, ok = statusOf[e.Kind]
+	status, ok = e.Kind.Status()
 	return e, status, ok
 }
 
@@ -158,11 +152,10 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	c.internal(w, r, err)
 }
 
-// internal answers an unexpected error: logged in full, shown with the request id only.
+// internal answers an unexpected error: classified and logged as the server does, shown with
+// the request id only.
 func (c *console) internal(w http.ResponseWriter, r *http.Request, err error) {
-	id := c.RequestID(r.Context())
-	c.Logger.ErrorContext(r.Context(), "console internal error", "err", err.Error(), "method", r.Method,
-		"request_id", id)
+	status := c.Classify(r, err)
 	v := c.view(r)
-	c.message(w, r, http.StatusInternalServerError, "error.title", v.T("error.internal", id))
+	c.message(w, r, status, "error.title", v.T("error.internal", c.RequestID(r.Context())))
 }

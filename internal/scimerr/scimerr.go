@@ -6,9 +6,11 @@ package scimerr
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Kind classifies an error; the HTTP layer maps each kind to one status code.
+// Kind classifies an error; each kind has one HTTP status (Kind.Status), whichever interface
+// (SCIM, the admin API, the console) shows the error.
 type Kind int
 
 // The kinds of error scimd reports to clients.
@@ -26,6 +28,29 @@ const (
 	KindTooManyRequests
 	KindUnavailable
 )
+
+// statusOf is the one table from error kinds to HTTP status codes.
+var statusOf = map[Kind]int{
+	KindInvalid:              http.StatusBadRequest,
+	KindUnauthorized:         http.StatusUnauthorized,
+	KindForbidden:            http.StatusForbidden,
+	KindNotFound:             http.StatusNotFound,
+	KindConflict:             http.StatusConflict,
+	KindPreconditionFailed:   http.StatusPreconditionFailed,
+	KindTooLarge:             http.StatusRequestEntityTooLarge,
+	KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	KindMethodNotAllowed:     http.StatusMethodNotAllowed,
+	KindNotAcceptable:        http.StatusNotAcceptable,
+	KindTooManyRequests:      http.StatusTooManyRequests,
+	KindUnavailable:          http.StatusServiceUnavailable,
+}
+
+// Status is the HTTP status of errors of kind k; ok is false for a kind without one (the zero
+// Kind), which is answered as an unexpected error.
+func (k Kind) Status() (status int, ok bool) {
+	status, ok = statusOf[k]
+	return status, ok
+}
 
 // SCIM error types (RFC 7644 §3.12).
 const (

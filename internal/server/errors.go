@@ -15,22 +15,6 @@ import (
 	"github.com/scimd/scimd/internal/scimerr"
 )
 
-// statusOf is the one table from error kinds to HTTP status codes.
-var statusOf = map[scimerr.Kind]int{
-	scimerr.KindInvalid:              http.StatusBadRequest,
-	scimerr.KindUnauthorized:         http.StatusUnauthorized,
-	scimerr.KindForbidden:            http.StatusForbidden,
-	scimerr.KindNotFound:             http.StatusNotFound,
-	scimerr.KindConflict:             http.StatusConflict,
-	scimerr.KindPreconditionFailed:   http.StatusPreconditionFailed,
-	scimerr.KindTooLarge:             http.StatusRequestEntityTooLarge,
-	scimerr.KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
-	scimerr.KindMethodNotAllowed:     http.StatusMethodNotAllowed,
-	scimerr.KindNotAcceptable:        http.StatusNotAcceptable,
-	scimerr.KindTooManyRequests:      http.StatusTooManyRequests,
-	scimerr.KindUnavailable:          http.StatusServiceUnavailable,
-}
-
 // classify returns the status and the client-facing error for err, and logs what the
 // operator should see. An error that is not a *scimerr.Error is one of:
 //   - the client went away (its context ended, or writing to it failed): logged at INFO and
@@ -48,7 +32,7 @@ var statusOf = map[scimerr.Kind]int{
 func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 	e := scimerr.As(err)
 	if e != nil {
-		if status, ok := statusOf[e.Kind]; ok {
+		if status, ok := e.Kind.Status(); ok {
 			return status, e
 		}
 	}

@@ -114,7 +114,11 @@ func NewServer(d Deps) http.Handler {
 		metrics:      newMetrics(d.Collectors...)}
 	if d.Orgs != nil {
 		c, err := console.New(console.Deps{Directory: d.Directory, Orgs: d.Orgs, Schemas: d.Schemas, Logger: d.Logger,
-			Now: d.Now, Root: s.publicRoot, RequestID: requestID, HTTPClient: d.IdentityProviders})
+			Now: d.Now, Root: s.publicRoot, RequestID: requestID, HTTPClient: d.IdentityProviders,
+			Classify: func(r *http.Request, err error) int {
+				status, _ := s.classify(r, err)
+				return status
+			}})
 		if err != nil {
 			// The console's templates and catalogues are embedded: this is a defect of the build.
 			panic(err)
