@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/eventually"
+	"github.com/scimd/scimd/internal/logtest"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 )
 
@@ -268,7 +269,7 @@ func TestCLITokens(t *testing.T) {
 func serveAdmin(t *testing.T, env map[string]string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out logtest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"scimd", "serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, io.Discard)

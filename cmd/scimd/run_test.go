@@ -20,6 +20,7 @@ import (
 
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/eventually"
+	"github.com/scimd/scimd/internal/logtest"
 )
 
 // env returns a getenv that knows only DATABASE_URL.
@@ -30,24 +31,6 @@ func env(dbURL string) func(string) string {
 		}
 		return ""
 	}
-}
-
-// syncBuffer collects output written from another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestMigrateConcurrently(t *testing.T) {
@@ -95,13 +78,13 @@ func TestMigrateConcurrently(t *testing.T) {
 
 // startServe runs "scimd serve" in the background and returns its SCIM base URL, its output
 // and a function that stops it and returns run's result.
-func startServe(t *testing.T, dbURL string, extra ...string) (string, *syncBuffer, func() error) {
+func startServe(t *testing.T, dbURL string, extra ...string) (string, *logtest.Buffer, func() error) {
 	t.Helper()
 	return startServeWith(t, dbURL, io.Discard, extra...)
 }
 
 // startServeWith is startServe with the server's log written to stderr too.
-func startServeWith(t *testing.T, dbURL string, stderr io.Writer, extra ...string) (string, *syncBuffer, func() error) {
+func startServeWith(t *testing.T, dbURL string, stderr io.Writer, extra ...string) (string, *logtest.Buffer, func() error) {
 	t.Helper()
 	p := launchServe(t, env(dbURL), stderr, extra...)
 	return p.base, p.out, p.stop
@@ -112,7 +95,7 @@ type served struct {
 	base string // the SCIM base URL
 	root string // the base URL without /scim/v2
 	// out and log are what it printed and logged.
-	out, log *syncBuffer
+	out, log *logtest.Buffer
 	// stop cancels serve's context (SIGTERM) and returns run's result.
 	stop func() error
 }
@@ -125,7 +108,7 @@ func startServeProcess(t *testing.T, getenv func(string) string, extra ...string
 func launchServe(t *testing.T, getenv func(string) string, stderr io.Writer, extra ...string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &served{out: &syncBuffer{}, log: &syncBuffer{}}
+	p := &served{out: &logtest.Buffer{}, log: &logtest.Buffer{}}
 	done := make(chan error, 1)
 	// No drain period unless a test asks for one (flags given later win).
 	args := append([]string{"scimd", "serve", "--addr", "127.0.0.1:0", "--drain", "0s"}, extra...)

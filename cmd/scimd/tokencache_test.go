@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/eventually"
+	"github.com/scimd/scimd/internal/logtest"
 )
 
 // scimCall sends a SCIM request with a bearer token and returns the status and decoded body.
@@ -122,9 +123,9 @@ func TestTokenCacheAcrossProcesses(t *testing.T) {
 }
 
 // startServeLogging is startServe with the server's log kept.
-func startServeLogging(t *testing.T, dbURL string) (string, *syncBuffer, func() error) {
+func startServeLogging(t *testing.T, dbURL string) (string, *logtest.Buffer, func() error) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	base, _, stop := startServeWith(t, dbURL, logs)
 	return base, logs, stop
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/eventually"
+	"github.com/scimd/scimd/internal/logtest"
 	"github.com/scimd/scimd/internal/notify/smtptest"
 )
 
@@ -31,7 +32,7 @@ func TestWorkerCommand(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	env := map[string]string{"DATABASE_URL": c.env["DATABASE_URL"], "SMTP_URL": srv.URL("mailer", "hunter2", ""),
 		"SCIMD_MAIL_FROM": "Acme IT <it@acme.example>"}
 	done := make(chan error, 1)
@@ -78,7 +79,7 @@ func TestWorkerRetention(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	env := map[string]string{"DATABASE_URL": c.env["DATABASE_URL"], "SCIMD_AUDIT_RETENTION": "30d"}
 	done := make(chan error, 1)
 	go func() {

@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/scimd/scimd/internal/console/idptest"
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/logtest"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
@@ -45,12 +44,12 @@ type env struct {
 	org   string
 	boss  string
 	token string // a SCIM service token of the organization, role admin
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), pool: dbtest.New(t), logs: &syncBuffer{}}
+	e := &env{t: t, ctx: context.Background(), pool: dbtest.New(t), logs: &logtest.Buffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", e.logs.String())
@@ -206,22 +205,4 @@ func (b *browser) signInOIDC(email string) page {
 // usersTab tells whether a page is the users tab of a signed-in admin.
 func (p page) usersTab() bool {
 	return p.status == http.StatusOK && strings.Contains(p.body, `<h1>Users</h1>`) && strings.Contains(p.body, "Sign out")
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -275,26 +275,27 @@ func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) st
 	if keyset != nil {
 		where += " AND " + keyset.sql
 	}
-	var keys, outKeys strings.Builder
 	from := " FROM " + l.t.name + " " + a
 	columns, _ := strings.CutSuffix(strings.TrimPrefix(l.selectFrom, "SELECT "), from)
-	if offset == 0 {
-		for i, p := range l.parts {
-			fmt.Fprintf(&keys, ", %s AS k%d", p.sql, i)
-			fmt.Fprintf(&outKeys, "%s.k%d, ", a, i)
-		}
-		return fmt.Sprintf("SELECT %s.id::text, %s%s FROM (SELECT %s.*%s%s WHERE %s ORDER BY %s LIMIT %d) %s ORDER BY %s",
-			a, outKeys.String(), columns, a, keys.String(), from, where, l.order(l.desc != reverse, ""), limit, a,
-			l.order(l.desc, a))
+	// page names the relation of the chosen rows and their key values k0, k1, ...: the rows
+	// themselves (alias a) when nothing is skipped, else the subquery of their ids joined back.
+	page := a
+	if offset > 0 {
+		page = "page"
 	}
+	var keys, pageKeys strings.Builder
 	for i, p := range l.parts {
 		fmt.Fprintf(&keys, ", %s AS k%d", p.sql, i)
-		fmt.Fprintf(&outKeys, "page.k%d, ", i)
+		fmt.Fprintf(&pageKeys, "%s.k%d, ", page, i)
 	}
-	return fmt.Sprintf("SELECT page.id::text, %s%s%s JOIN (SELECT %s.id%s%s WHERE %s ORDER BY %s LIMIT %d OFFSET %d) page"+
+	choose := fmt.Sprintf("%s WHERE %s ORDER BY %s LIMIT %d", from, where, l.order(l.desc != reverse, ""), limit)
+	if offset == 0 {
+		return fmt.Sprintf("SELECT %s.id::text, %s%s FROM (SELECT %s.*%s%s) %s ORDER BY %s",
+			a, pageKeys.String(), columns, a, keys.String(), choose, a, l.order(l.desc, page))
+	}
+	return fmt.Sprintf("SELECT page.id::text, %s%s%s JOIN (SELECT %s.id%s%s OFFSET %d) page"+
 		" ON page.id = %s.id WHERE %s.org_id = $1 ORDER BY %s",
-		outKeys.String(), columns, from, a, keys.String(), from, where,
-		l.order(l.desc != reverse, ""), limit, offset, a, a, l.order(l.desc, "page"))
+		pageKeys.String(), columns, from, a, keys.String(), choose, offset, a, a, l.order(l.desc, page))
 }
 
 // queuePageOf queues the read of a page (pageSQL), appending its resources to out and, when

@@ -29,6 +29,7 @@ import (
 	"github.com/scimd/scimd/internal/auth"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/eventually"
+	"github.com/scimd/scimd/internal/logtest"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
@@ -140,7 +141,7 @@ func countRows(t *testing.T, pool *pgxpool.Pool, sql string) int {
 }
 
 // logBuffer captures a server's log for assertions.
-func withLog(buf *syncBuffer) func(*server.Deps) {
+func withLog(buf *logtest.Buffer) func(*server.Deps) {
 	return func(d *server.Deps) { d.Logger = slog.New(slog.NewTextHandler(buf, nil)) }
 }
 
@@ -289,7 +290,7 @@ func patchDisplayName(name string) string {
 // the database, is logged at INFO with its request id and counted as 499, never as an error.
 func TestClientGoneIsNotAServerError(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	e := newEnvWith(t, withLog(logs))
 	id := e.user("gone", nil)
 	before := e.snapshot(id)
@@ -327,7 +328,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=2")
 		require.NoError(t, err)
 		t.Cleanup(pool.Close)
-		logs := &syncBuffer{}
+		logs := &logtest.Buffer{}
 		reg, err := schema.Load(schemas.Files)
 		require.NoError(t, err)
 		store, err := postgres.NewStore(pool, reg)
@@ -353,7 +354,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 	})
 	t.Run("connection terminated under a request", func(t *testing.T) {
 		t.Parallel()
-		logs := &syncBuffer{}
+		logs := &logtest.Buffer{}
 		e := newEnvWith(t, withLog(logs))
 		id := e.user("terminated", nil)
 		before := e.snapshot(id)
@@ -447,7 +448,7 @@ func TestOneOrganizationCannotTakeThePool(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	e := newEnvWith(t, withLog(logs))
 	e.must(http.StatusOK, http.MethodGet, `/Users?filter=userName%20eq%20%22secret@example.com%22`, nil,
 		hdr{"User-Agent": "Okta SCIM Client 1.0", "X-Request-Id": "log-line-1"})
