@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -128,17 +127,22 @@ func (env *environment) startCeiling(ctx context.Context, conns int) error {
 // child is a process scimbench started, with the end of its log.
 type child struct {
 	cmd *exec.Cmd
-	log *tailBuffer
+	log *logFile
 }
 
 // startChild starts bin with args and waits until it prints a line starting with prefix on
 // stdout, and returns the rest of that line. The child gets SIGTERM if scimbench dies.
-func startChild(ctx context.Context, bin string, args []string, prefix string) (*exec.Cmd, *tailBuffer, string, error) {
+func startChild(ctx context.Context, bin string, args []string, prefix string) (*exec.Cmd, *logFile, string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	// scimd logs every request; only the end of a log is kept, to explain a failure.
-	log := &tailBuffer{}
-	cmd.Stderr = log
+	// scimd logs every request. The log goes to a file the child writes itself: through a
+	// pipe, scimbench would spend its own CPU, the load generator's, reading every line, a cost
+	// the ceiling server (which logs nothing) does not put on it.
+	log, err := newLogFile()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	cmd.Stderr = log.f
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, log, "", err
@@ -167,8 +171,10 @@ func startChild(ctx context.Context, bin string, args []string, prefix string) (
 	}
 }
 
-// stop sends SIGTERM and waits for the process to end, killing it after 25 seconds.
+// stop sends SIGTERM and waits for the process to end, killing it after 25 seconds, and
+// removes its log.
 func (c child) stop() {
+	defer c.log.remove()
 	if c.cmd == nil {
 		return
 	}
@@ -274,26 +280,36 @@ func redact(s string) string {
 	return u.String()
 }
 
-// tailBuffer keeps the last 64 KiB written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
+// logFile is a child's log, in a temporary file removed when the child stops.
+type logFile struct{ f *os.File }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 128<<10 {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-64<<10:]...)
+func newLogFile() (*logFile, error) {
+	f, err := os.CreateTemp("", "scimbench-*.log")
+	if err != nil {
+		return nil, fmt.Errorf("a file for a child's log: %w", err)
 	}
-	return len(p), nil
+	return &logFile{f: f}, nil
 }
 
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
+// String returns the log's last 64 KiB, to explain a failure.
+func (l *logFile) String() string {
+	if l == nil {
+		return ""
+	}
+	fi, err := l.f.Stat()
+	if err != nil {
+		return err.Error()
+	}
+	b := make([]byte, min(fi.Size(), 64<<10))
+	n, _ := l.f.ReadAt(b, fi.Size()-int64(len(b)))
+	return string(b[:n])
+}
+
+func (l *logFile) remove() {
+	if l != nil {
+		_ = l.f.Close()
+		_ = os.Remove(l.f.Name())
+	}
 }
 
 // memory reads a process's peak (VmHWM) and current (VmRSS) resident memory in bytes.

@@ -19,7 +19,8 @@ type Store interface {
 	// group update, a deadlock), so fn must start from what it reads.
 	Update(ctx context.Context, org string, fn func(Tx) error) error
 
-	// Reads outside a transaction, each one consistent on its own.
+	// Reads outside a transaction, each one consistent on its own. What they return is the
+	// caller's own: the directory turns users it reads into responses in place.
 	Org(ctx context.Context, org string) (*Org, error)
 	User(ctx context.Context, org, id string, pr schema.Projection) (*User, error)
 	Users(ctx context.Context, org string, q Query) ([]*User, PageInfo, error)

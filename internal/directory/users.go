@@ -112,7 +112,7 @@ func (s *Service) GetUser(ctx context.Context, a Actor, id string, pr schema.Pro
 	if err != nil {
 		return nil, explainUser(err, id, nil)
 	}
-	return present(u), nil
+	return show(u), nil
 }
 
 // ListUsers returns one page of users.
@@ -123,7 +123,7 @@ func (s *Service) ListUsers(ctx context.Context, a Actor, q Query) (*Page, error
 	}
 	page := &Page{PageInfo: info, Resources: make([]*Resource, len(users))}
 	for i, u := range users {
-		page.Resources[i] = present(u)
+		page.Resources[i] = show(u)
 	}
 	return page, nil
 }
@@ -424,14 +424,20 @@ func editable(u *User, pending bool) map[string]any {
 
 // present is u as clients see it: the effective grants in the extension, roles and
 // entitlements, and the computed attributes: the account ID, the status and, while the user is
-// suspended, the pending grants. It turns u's own Resource into that view and returns it, so
-// that what a write fills in when it is sent (version, times) shows in the result: u is not
-// used as a stored user afterwards.
+// suspended, the pending grants. It turns u's own Resource into that view, on a copy of its
+// document, and returns it, so that what a write fills in when it is sent (version, times)
+// shows in the result: u is not used as a stored user afterwards.
 func present(u *User) *Resource {
-	doc := editable(u, false)
-	if g, ok := u.Doc["groups"]; ok {
-		doc["groups"] = g
-	}
+	u.Doc = schema.Clone(u.Doc)
+	return show(u)
+}
+
+// show is present for a user just read from the store, whose document nothing else holds: it
+// writes the view into that document instead of a copy (reads are the hot path, and the copy
+// was a sixth of what a GET allocated).
+func show(u *User) *Resource {
+	doc := u.Doc
+	u.Effective.Write(doc)
 	e, _ := doc[grants.ExtURN].(map[string]any)
 	e["accountId"] = strconv.FormatInt(u.AccountID, 10)
 	e["status"] = StatusActive
@@ -442,7 +448,6 @@ func present(u *User) *Resource {
 			e["pendingProducts"] = anyList(u.Direct.Products)
 		}
 	}
-	u.Resource.Doc = doc
 	return &u.Resource
 }
 

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"encoding/json"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -16,8 +15,37 @@ import (
 // in the outbox that notify workers deliver, and webhook deliveries (migration 0005), all
 // written in the change's transaction.
 
-// uuidText finds ids in audit changes.
-var uuidText = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+// uuidsIn returns the UUID-shaped substrings of b (8-4-4-4-12 hex digits), lowercased, left
+// to right without overlaps: the ids audit changes name. A hand-written scan, since a regular
+// expression took a twentieth of a create's CPU.
+func uuidsIn(b []byte) []string {
+	var out []string
+	for i := 0; i+36 <= len(b); {
+		if uuidAt(b[i : i+36]) {
+			out = append(out, strings.ToLower(string(b[i:i+36])))
+			i += 36
+			continue
+		}
+		i++
+	}
+	return out
+}
+
+func uuidAt(b []byte) bool {
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // Audit implements directory.Tx. Ids of other resources that the changes name are indexed in
 // mentions, so that purging a user finds the records that name it without reading the log.
@@ -26,8 +54,8 @@ func (t *tx) Audit(entries ...directory.AuditEntry) {
 		id, _ := uuid.NewV7()
 		b, _ := json.Marshal(e.Changes)
 		mentions := []string{}
-		for _, m := range uuidText.FindAllString(string(b), -1) {
-			if m = strings.ToLower(m); m != e.ResourceID && !slices.Contains(mentions, m) {
+		for _, m := range uuidsIn(b) {
+			if m != e.ResourceID && !slices.Contains(mentions, m) {
 				mentions = append(mentions, m)
 			}
 		}

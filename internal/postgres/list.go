@@ -88,7 +88,10 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 			if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 				return nil, directory.PageInfo{}, err
 			}
-			if n := len(out); n > 0 && n < q.Count {
+			// A short page ends the selection, so it tells the total, unless it is empty past
+			// the start (the selection may end before offset). An empty first page is the
+			// common case of an identity provider asking whether a user exists.
+			if n := len(out); (n > 0 || offset == 0) && n < q.Count {
 				return out, directory.PageInfo{Total: offset + n}, nil
 			}
 		}

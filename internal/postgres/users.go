@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/grants"
@@ -71,7 +72,8 @@ type users struct {
 	valuePath map[string]schema.Path
 	addresses schema.Path
 	groups    schema.Path
-	selectSQL string
+	// selects and byID hold every form of a user read (see variant).
+	selects, byID [8]string
 }
 
 func newUsers(rt *schema.ResourceType) (*users, error) {
@@ -160,8 +162,8 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 		columns: addrCols,
 		ordered: true,
 	}
-	s.selectSQL = "SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, u.sign_in, " + strings.Join(cols, ", ") +
-		", u.org_role, u.account_role, u.eff_org_role, u.eff_account_role, u.eff_products"
+	s.buildSelects("SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, u.sign_in, " + strings.Join(cols, ", ") +
+		", u.org_role, u.account_role, u.eff_org_role, u.eff_account_role, u.eff_products")
 	return s, nil
 }
 
@@ -170,43 +172,75 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 // it returns groups. A user's direct products are read when write says the read is for a
 // change, else only while the user is suspended (they are then its pending grants, shown).
 func (s *users) selectFrom(pr schema.Projection, write bool) string {
-	var b strings.Builder
-	b.WriteString(s.selectSQL)
+	return s.selects[s.variant(pr, write)]
+}
+
+// selectByID is selectFrom's statement for one user by organization and id ($1, $2).
+func (s *users) selectByID(pr schema.Projection, write bool) string {
+	return s.byID[s.variant(pr, write)]
+}
+
+// variant numbers the forms of a user read: bit 0 for a write, 1 for the multi-valued
+// attributes, 2 for groups. Every form is built once, in buildSelects: reads are the hot path,
+// and building the statement per request cost more allocation than the row itself.
+func (s *users) variant(pr schema.Projection, write bool) int {
+	v := 0
 	if write {
-		b.WriteString(", " + directProductsSQL)
-	} else {
-		b.WriteString(", CASE WHEN NOT u.active THEN " + directProductsSQL + " END")
+		v |= 1
 	}
 	multi := pr.Returns(s.addresses)
 	for _, p := range s.valuePath {
 		multi = multi || pr.Returns(p)
 	}
 	if multi {
-		b.WriteString(", u.multi_valued")
-	} else {
-		b.WriteString(", NULL::jsonb")
+		v |= 2
 	}
 	if pr.Returns(s.groups) {
-		b.WriteString(`, (SELECT json_agg(json_build_array(g.id::text, g.display_name) ORDER BY g.display_name, g.id)
+		v |= 4
+	}
+	return v
+}
+
+func (s *users) buildSelects(cols string) {
+	for v := range len(s.selects) {
+		var b strings.Builder
+		b.WriteString(cols)
+		if v&1 != 0 {
+			b.WriteString(", " + directProductsSQL)
+		} else {
+			b.WriteString(", CASE WHEN NOT u.active THEN " + directProductsSQL + " END")
+		}
+		if v&2 != 0 {
+			b.WriteString(", u.multi_valued")
+		} else {
+			b.WriteString(", NULL::jsonb")
+		}
+		if v&4 != 0 {
+			b.WriteString(`, (SELECT json_agg(json_build_array(g.id::text, g.display_name) ORDER BY g.display_name, g.id)
 			FROM group_members m JOIN groups g ON g.org_id = m.org_id AND g.id = m.group_id
 			WHERE m.org_id = u.org_id AND m.member_user = u.id)`)
-	} else {
-		b.WriteString(", NULL::json")
+		} else {
+			b.WriteString(", NULL::json")
+		}
+		b.WriteString(" FROM users u")
+		s.selects[v] = b.String()
+		s.byID[v] = s.selects[v] + " WHERE u.org_id = $1 AND u.id = $2"
 	}
-	b.WriteString(" FROM users u")
-	return b.String()
 }
 
 const directProductsSQL = "ARRAY(SELECT c.product FROM user_products c WHERE c.org_id = u.org_id AND c.user_id = u.id ORDER BY c.product)"
 
 // scan reads one row of selectFrom into a User.
 func (s *users) scan(row pgx.Row) (*directory.User, error) {
-	u := &directory.User{Resource: directory.Resource{Doc: map[string]any{}}}
-	texts := make([]*string, len(s.paths))
+	u := &directory.User{Resource: directory.Resource{Doc: make(map[string]any, 16)}}
+	// pgtype.Text rather than *string: pgx scans into it without a pointer-to-pointer plan,
+	// which allocated for each of these columns on every read.
+	texts := make([]pgtype.Text, len(s.paths))
 	var active bool
 	var multi, groups []byte
-	var signIn *string
-	dest := []any{&u.ID, &u.Version, &u.Created, &u.LastModified, &u.AccountID, &signIn}
+	var signIn pgtype.Text
+	dest := make([]any, 0, 6+len(s.paths)+8)
+	dest = append(dest, &u.ID, &u.Version, &u.Created, &u.LastModified, &u.AccountID, &signIn)
 	for i, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
 			dest = append(dest, &active)
@@ -219,14 +253,12 @@ func (s *users) scan(row pgx.Row) (*directory.User, error) {
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if signIn != nil {
-		u.SignIn = *signIn
-	}
+	u.SignIn = signIn.String
 	for i, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
 			p.Set(u.Doc, active)
-		} else if texts[i] != nil {
-			p.Set(u.Doc, *texts[i])
+		} else if texts[i].Valid {
+			p.Set(u.Doc, texts[i].String)
 		}
 	}
 	if len(u.Effective.Products) == 0 {

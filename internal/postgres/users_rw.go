@@ -16,7 +16,7 @@ import (
 
 // User implements directory.Store.
 func (s *Store) User(ctx context.Context, org, id string, pr schema.Projection) (*directory.User, error) {
-	u, err := s.users.scan(s.pool.QueryRow(ctx, s.users.selectFrom(pr, false)+" WHERE u.org_id = $1 AND u.id = $2", org, id))
+	u, err := s.users.scan(s.pool.QueryRow(ctx, s.users.selectByID(pr, false), org, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, directory.ErrNotFound
 	}
@@ -61,7 +61,7 @@ func (t *tx) LockUser(id string) (*directory.User, error) {
 			rows.Close()
 			return rows.Err()
 		})
-		b.Queue(t.s.users.selectFrom(schema.Projection{}, true)+" WHERE u.org_id = $1 AND u.id = $2", t.org, id).Query(func(rows pgx.Rows) error {
+		b.Queue(t.s.users.selectByID(schema.Projection{}, true), t.org, id).Query(func(rows pgx.Rows) error {
 			defer rows.Close()
 			if rows.Next() {
 				var err error
