@@ -18,6 +18,7 @@ type logWriter struct {
 	write   sync.Mutex
 	mu      sync.Mutex // guards pending, closed and sends on wake
 	pending []byte
+	spare   []byte // the buffer of the last batch written, reused for the next; held by write
 	closed  bool
 	wake    chan struct{}
 	done    chan struct{}
@@ -62,10 +63,13 @@ func (l *logWriter) Write(p []byte) (int, error) {
 func (l *logWriter) flush() {
 	l.mu.Lock()
 	batch := l.pending
-	l.pending = nil
+	l.pending, l.spare = l.spare[:0], nil
 	l.mu.Unlock()
 	if len(batch) > 0 {
 		_, _ = l.out.Write(batch)
+	}
+	if cap(batch) <= maxPendingLog {
+		l.spare = batch
 	}
 }
 

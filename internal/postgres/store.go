@@ -21,6 +21,8 @@ type Store struct {
 	users  *users
 	groups *groups
 	tokens *tokenCache
+	// orgs keeps organizations' settings between transactions (orgcache.go).
+	orgs *orgCache
 	// cursors seals and opens list cursors (cursor.go).
 	cursors *cursors
 }
@@ -34,7 +36,7 @@ func NewStore(pool *pgxpool.Pool, reg *schema.Registry) (*Store, error) {
 		return nil, err
 	}
 	return &Store{pool: pool, users: u, groups: newGroups(reg.Group), tokens: newTokenCache(),
-		cursors: &cursors{pool: pool, now: time.Now}}, nil
+		orgs: newOrgCache(), cursors: &cursors{pool: pool, now: time.Now}}, nil
 }
 
 // Orgs is the organization store over the same pool, sharing the token cache, so that an
@@ -95,6 +97,19 @@ func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) e
 	err = fn(t)
 	if err == nil {
 		err = t.commit()
+	} else if t.cached && !t.began {
+		// The change was refused on kept settings before anything was sent: the refusal
+		// stands only if they are current (a refusal after that was made on settings the first
+		// round trip checked).
+		t.queued = &pgx.Batch{}
+		if cerr := t.send(nil); cerr != nil {
+			err = cerr
+		}
+	}
+	if t.cached && errors.Is(err, errRetry) {
+		// Perhaps for settings that changed (org_settings_unchanged): the next attempt
+		// reads them.
+		s.orgs.forget(org)
 	}
 	if err != nil {
 		if unsent(ctx, err) {
@@ -110,15 +125,18 @@ func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) e
 
 // orgSettingsSQL reads what the directory's rules need to know about an organization, in one
 // indexed statement.
+// With them comes their version (migration 0012), which transactions keep them by.
 const orgSettingsSQL = `SELECT o.id::text, o.name, o.default_locale, o.notify, o.nested_groups,
 		coalesce((SELECT array_agg(d.domain ORDER BY d.domain) FROM org_domains d
 			WHERE d.org_id = o.id AND d.verified_at IS NOT NULL), '{}'),
-		coalesce((SELECT array_agg(p.product ORDER BY p.product) FROM org_products p WHERE p.org_id = o.id), '{}')
+		coalesce((SELECT array_agg(p.product ORDER BY p.product) FROM org_products p WHERE p.org_id = o.id), '{}'),
+		o.settings_version
 	FROM organizations o WHERE o.id = $1`
 
-func scanOrgSettings(row pgx.Row) (*directory.Org, error) {
-	o := &directory.Org{}
-	err := row.Scan(&o.ID, &o.Name, &o.DefaultLocale, &o.Notify, &o.NestedGroups, &o.VerifiedDomains, &o.Products)
+func scanOrgSettings(row pgx.Row) (cachedOrg, error) {
+	o := cachedOrg{settings: &directory.Org{}}
+	s := o.settings
+	err := row.Scan(&s.ID, &s.Name, &s.DefaultLocale, &s.Notify, &s.NestedGroups, &s.VerifiedDomains, &s.Products, &o.version)
 	return o, err
 }
 
@@ -128,7 +146,7 @@ func (s *Store) Org(ctx context.Context, org string) (*directory.Org, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, directory.ErrNoOrg
 	}
-	return o, err
+	return o.settings, err
 }
 
 // orgExists answers directory.ErrNoOrg when the organization does not exist, else notFound; a

@@ -13,8 +13,10 @@ import (
 
 // tx implements directory.Tx on one connection. It pipelines: writes are queued and sent with
 // the next read or with the COMMIT, and the transaction's BEGIN and its read of the
-// organization's settings go with its first read. A PATCH of a user is then two round trips:
-// BEGIN, settings, lock and read of the user; then the writes and COMMIT.
+// organization's settings, or the check that the settings the store kept are current
+// (orgcache.go), go with its first read. A PATCH of a user is then two round trips: BEGIN,
+// settings, lock and read of the user; then the writes and COMMIT. A create, whose rules need
+// only the settings before its writes, is one when the settings are kept.
 type tx struct {
 	ctx   context.Context
 	s     *Store
@@ -27,6 +29,10 @@ type tx struct {
 	// settings are the organization's settings as first read (nil before).
 	settings *directory.Org
 	orgFound bool
+	// cached says that settings are the store's kept copy, at version: the transaction's first
+	// round trip checks that they are current instead of reading them.
+	cached  bool
+	version int64
 	// notes are the token cache notifications the transaction sends; they are applied to
 	// this process's cache as soon as it commits (tokencache.go).
 	notes []string
@@ -55,7 +61,11 @@ func (t *tx) send(add func(b *pgx.Batch)) error {
 	if !t.began {
 		first := &pgx.Batch{}
 		first.Queue("BEGIN")
-		t.readSettings(first)
+		if t.useCached(); t.cached {
+			first.Queue("SELECT org_settings_unchanged($1, $2)", t.org, t.version)
+		} else {
+			t.readSettings(first, true)
+		}
 		first.QueuedQueries = append(first.QueuedQueries, b.QueuedQueries...)
 		b = first
 		t.began = true
@@ -132,9 +142,21 @@ func mapErr(err error) error {
 // it is run again.
 var errRetry = errors.New("transaction conflicted with a concurrent one")
 
-// Org implements directory.Tx.
+// useCached takes the organization's settings from the store's cache, if it has them, before
+// the transaction begins.
+func (t *tx) useCached() {
+	if t.began || t.cached {
+		return
+	}
+	if o, ok := t.s.orgs.get(t.org); ok {
+		t.settings, t.orgFound, t.cached, t.version = o.settings, true, true, o.version
+	}
+}
+
+// Org implements directory.Tx. With settings kept by the store it costs no round trip: the check
+// that they are current goes with the transaction's first statements.
 func (t *tx) Org() (*directory.Org, error) {
-	if !t.began {
+	if t.useCached(); !t.began && !t.cached {
 		if err := t.send(nil); err != nil {
 			return nil, err
 		}
@@ -150,7 +172,7 @@ func (t *tx) Org() (*directory.Org, error) {
 func (t *tx) LockOrg() (*directory.Org, error) {
 	err := t.send(func(b *pgx.Batch) {
 		b.Queue("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE", t.org)
-		t.readSettings(b)
+		t.readSettings(b, false)
 	})
 	if err != nil {
 		return nil, err
@@ -161,8 +183,10 @@ func (t *tx) LockOrg() (*directory.Org, error) {
 	return t.settings, nil
 }
 
-// readSettings queues a read of the organization's settings into t.settings.
-func (t *tx) readSettings(b *pgx.Batch) {
+// readSettings queues a read of the organization's settings into t.settings. With keep, the
+// store keeps them too: only for a read that comes before the transaction's own writes, which
+// could otherwise give the cache a version that its rollback would leave to another state.
+func (t *tx) readSettings(b *pgx.Batch, keep bool) {
 	b.Queue(orgSettingsSQL, t.org).Query(func(rows pgx.Rows) error {
 		t.orgFound = false
 		for rows.Next() {
@@ -170,7 +194,10 @@ func (t *tx) readSettings(b *pgx.Batch) {
 			if err != nil {
 				return err
 			}
-			t.settings, t.orgFound = o, true
+			t.settings, t.orgFound = o.settings, true
+			if keep {
+				t.s.orgs.put(t.org, o)
+			}
 		}
 		return rows.Err()
 	})

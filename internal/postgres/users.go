@@ -119,7 +119,9 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 			continue
 		}
 		s.table.columns[p.String()] = "u." + c.column
-		cols = append(cols, "u."+c.column)
+		if p.Attr.Type != schema.TypeBoolean { // active has a column of its own in reads
+			cols = append(cols, "u."+c.column)
+		}
 	}
 	valueCols := map[string]string{"value": "c.value", "display": "c.display", "type": "c.type", "primary": `c."primary"`}
 	for _, name := range valueAttrs {
@@ -162,8 +164,11 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 		columns: addrCols,
 		ordered: true,
 	}
-	s.buildSelects("SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, u.sign_in, " + strings.Join(cols, ", ") +
-		", u.org_role, u.account_role, u.eff_org_role, u.eff_account_role, u.eff_products")
+	// The text columns travel as one array (see scan): pgx plans the scan of each column of
+	// each result, and keeps the descriptions of at most 16 without allocating.
+	texts := append([]string{"u.sign_in", "u.org_role", "u.account_role", "u.eff_org_role", "u.eff_account_role"}, cols...)
+	s.buildSelects("SELECT u.id::text, u.version, u.created_at, u.last_modified, u.account_id, u.active, ARRAY[" +
+		strings.Join(texts, ", ") + "], u.eff_products")
 	return s, nil
 }
 
@@ -233,33 +238,31 @@ const directProductsSQL = "ARRAY(SELECT c.product FROM user_products c WHERE c.o
 // scan reads one row of selectFrom into a User.
 func (s *users) scan(row pgx.Row) (*directory.User, error) {
 	u := &directory.User{Resource: directory.Resource{Doc: make(map[string]any, 16)}}
-	// pgtype.Text rather than *string: pgx scans into it without a pointer-to-pointer plan,
-	// which allocated for each of these columns on every read.
-	texts := make([]pgtype.Text, len(s.paths))
 	var active bool
+	var texts []pgtype.Text
 	var multi, groups []byte
-	var signIn pgtype.Text
-	dest := make([]any, 0, 6+len(s.paths)+8)
-	dest = append(dest, &u.ID, &u.Version, &u.Created, &u.LastModified, &u.AccountID, &signIn)
-	for i, p := range s.paths {
-		if p.Attr.Type == schema.TypeBoolean {
-			dest = append(dest, &active)
-		} else {
-			dest = append(dest, &texts[i])
-		}
-	}
-	dest = append(dest, &u.Direct.OrgRole, &u.Direct.AccountRole,
-		&u.Effective.OrgRole, &u.Effective.AccountRole, &u.Effective.Products, &u.Direct.Products, &multi, &groups)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(&u.ID, &u.Version, &u.Created, &u.LastModified, &u.AccountID, &active, &texts,
+		&u.Effective.Products, &u.Direct.Products, &multi, &groups); err != nil {
 		return nil, err
 	}
-	u.SignIn = signIn.String
-	for i, p := range s.paths {
+	// texts: sign_in, the four roles, then userColumns' text columns in order (newUsers).
+	const roles = 5
+	if len(texts) != roles+len(s.paths)-1 {
+		return nil, fmt.Errorf("a user row with %d texts", len(texts))
+	}
+	u.SignIn = texts[0].String
+	u.Direct.OrgRole, u.Direct.AccountRole = texts[1].String, texts[2].String
+	u.Effective.OrgRole, u.Effective.AccountRole = texts[3].String, texts[4].String
+	t := texts[roles:]
+	for _, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
 			p.Set(u.Doc, active)
-		} else if texts[i].Valid {
-			p.Set(u.Doc, texts[i].String)
+			continue
 		}
+		if t[0].Valid {
+			p.Set(u.Doc, t[0].String)
+		}
+		t = t[1:]
 	}
 	if len(u.Effective.Products) == 0 {
 		u.Effective.Products = nil
