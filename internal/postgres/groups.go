@@ -38,7 +38,8 @@ func newGroups(rt *schema.ResourceType) *groups {
 		"externalId":        "g.external_id",
 		"meta.created":      "g.created_at",
 		"meta.lastModified": "g.last_modified",
-	}, children: map[string]child{"members": s.members}}
+	}, children: map[string]child{"members": s.members},
+		unique: map[string]bool{"id": true, "displayName": true}} // groups_display_name_key
 	return s
 }
 

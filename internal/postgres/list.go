@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,7 +60,25 @@ func list[T any](ctx context.Context, s *Store, t *table, selectFrom, org string
 	if q.ByCursor {
 		return byCursor(ctx, s, l, q, scan)
 	}
+	if q.StartIndex <= 1 && q.Count > 0 && t.selectsOne(q.Filter) {
+		return lookup(ctx, s, l, scan)
+	}
 	return byIndex(ctx, s, l, q, scan)
+}
+
+// lookup reads the resource, if any, that a filter selecting at most one selects
+// (table.selectsOne), with a plain indexed statement: no page, order or count to work out. These
+// are the lookups identity providers make before every create, by userName or by a group's
+// displayName.
+func lookup[T any](ctx context.Context, s *Store, l *listing, scan func(pgx.Row) (T, error)) ([]T, directory.PageInfo, error) {
+	r, err := scan(s.pool.QueryRow(ctx, l.selectFrom+" WHERE "+l.where, l.q.args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, directory.PageInfo{Total: 0}, nil
+	}
+	if err != nil {
+		return nil, directory.PageInfo{}, err
+	}
+	return []T{r}, directory.PageInfo{Total: 1}, nil
 }
 
 func newListing(t *table, selectFrom, org string, q directory.Query) (*listing, error) {

@@ -401,3 +401,54 @@ func newStoreOn(t *testing.T, s *store) *store {
 	require.NoError(t, err)
 	return &store{pool: s.pool, dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
 }
+
+// TestLookupsByUniqueAttribute: eq on an attribute unique in the organization (userName, a
+// group's displayName, id) is read as one indexed lookup (postgres.lookup); it selects what the
+// general list would, case-insensitively, with the same totals, in this organization only.
+func TestLookupsByUniqueAttribute(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	other := newStoreOn(t, s)
+	reg := registry(t)
+	ctx := context.Background()
+	ada := s.create(t, map[string]any{"userName": "Ada@Example.com"})
+	s.create(t, map[string]any{"userName": "bob@example.com"})
+	other.create(t, map[string]any{"userName": "grace@initech.example"})
+	sortBy, err := reg.User.ParsePath("name.familyName")
+	require.NoError(t, err)
+
+	users := func(expr string, q directory.Query) *directory.Page {
+		t.Helper()
+		f, err := filter.Parse(reg.User, expr)
+		require.NoError(t, err)
+		q.Filter = f
+		return s.page(t, q)
+	}
+	for _, tc := range []struct {
+		expr  string
+		q     directory.Query
+		ids   []string
+		total int
+	}{
+		{`userName eq "ADA@example.COM"`, directory.Query{StartIndex: 1, Count: 10}, []string{ada}, 1},
+		{`userName eq "ada@example.com"`, directory.Query{StartIndex: 1, Count: 10, SortBy: &sortBy, Descending: true}, []string{ada}, 1},
+		{`id eq "` + ada + `"`, directory.Query{StartIndex: 1, Count: 1}, []string{ada}, 1},
+		{`userName eq "nobody@example.com"`, directory.Query{StartIndex: 1, Count: 10}, []string{}, 0},
+		{`userName eq "grace@initech.example"`, directory.Query{StartIndex: 1, Count: 10}, []string{}, 0},
+		{`userName eq "ada@example.com"`, directory.Query{StartIndex: 2, Count: 10}, []string{}, 1},
+		{`userName eq "ada@example.com"`, directory.Query{StartIndex: 1, Count: 0}, []string{}, 1},
+	} {
+		p := users(tc.expr, tc.q)
+		require.Equal(t, tc.ids, pageIDs(p), "%s %+v", tc.expr, tc.q)
+		require.Equal(t, tc.total, p.Total, "%s %+v", tc.expr, tc.q)
+	}
+
+	g, err := s.dir.CreateGroup(ctx, s.actor, map[string]any{"displayName": "Admins"})
+	require.NoError(t, err)
+	f, err := filter.Parse(reg.Group, `displayName eq "ADMINS"`)
+	require.NoError(t, err)
+	groups, err := s.dir.ListGroups(ctx, s.actor, directory.Query{Filter: f, StartIndex: 1, Count: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{g.ID}, pageIDs(groups))
+	require.Equal(t, 1, groups.Total)
+}

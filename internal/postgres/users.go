@@ -104,7 +104,7 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 			from:    "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
 			columns: map[string]string{"value": "c.product"},
 		},
-	}}
+	}, unique: map[string]bool{"id": true, "userName": true}} // users_user_name_key
 	var cols []string
 	for _, c := range userColumns {
 		p, err := rt.ParsePath(c.path)

@@ -25,6 +25,16 @@ type table struct {
 	// children maps the canonical path of a multi-valued attribute to the child table holding
 	// its elements.
 	children map[string]child
+	// unique holds the canonical paths of the attributes no two resources of an organization
+	// share, case-insensitively (a unique index on lower(column), or the primary key): eq on
+	// one selects at most one resource.
+	unique map[string]bool
+}
+
+// selectsOne reports whether filter f selects at most one resource: eq on a unique attribute.
+func (t *table) selectsOne(f filter.Expr) bool {
+	c, ok := f.(filter.Compare)
+	return ok && c.Op == "eq" && c.Path.Sub == nil && t.unique[c.Path.String()]
 }
 
 // child is a table of elements of a multi-valued attribute.
