@@ -55,19 +55,17 @@ type bulkResult struct {
 }
 
 // handleBulk is POST /Bulk (RFC 7644 §3.7).
-func (s *server) handleBulk(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleBulk(w http.ResponseWriter, r *http.Request) error {
 	raw, err := readBody(r)
 	if err != nil {
 		if e := scimerr.As(err); e != nil && e.Kind == scimerr.KindTooLarge {
 			err = s.payloadTooLarge()
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req, err := bulk.Parse(raw)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	results := s.bulkRunner(actor(r)).Run(r.Context(), req)
 	out := make([]bulkResult, len(results))
@@ -86,6 +84,7 @@ func (s *server) handleBulk(w http.ResponseWriter, r *http.Request) {
 		out[i] = o
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"schemas": []string{bulk.ResponseURN}, "Operations": out})
+	return nil
 }
 
 // bulkRunner runs bulk operations as actor a, through the directory.

@@ -66,6 +66,19 @@ func (s *server) classify(r *http.Request, err error) (int, *scimerr.Error) {
 		&scimerr.Error{Detail: "internal error; the request id " + requestID(ctx) + " identifies it in the server's log"}
 }
 
+// scimHandler is a SCIM endpoint: it writes its answer, or returns the error to answer instead
+// (scim), so that the error schema, status and logging of failures are written in one place.
+type scimHandler func(w http.ResponseWriter, r *http.Request) error
+
+// scim serves h, answering the error it returns with writeError.
+func (s *server) scim(h scimHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
 // writeError answers err in the SCIM error schema.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := s.errorBody(r, err)

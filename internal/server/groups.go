@@ -17,102 +17,97 @@ func (s *server) membersPath() schema.Path {
 	return schema.Path{Attr: s.Schemas.Group.Schema.Attr("members")}
 }
 
-func (s *server) handleListGroups(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleListGroups(w http.ResponseWriter, r *http.Request) error {
 	rt := s.Schemas.Group
 	q, err := queryParams(r).listQuery(rt)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	page, err := s.Directory.ListGroups(r.Context(), actor(r), q)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !q.Projection.Returns(s.membersPath()) {
 		s.writeList(w, r, rt, q, page)
-		return
+		return nil
 	}
 	head, _ := json.Marshal(listHead(q, page))
 	s.streamGroups(w, r, http.StatusOK, head, nil, page.Resources, q.Projection)
+	return nil
 }
 
-func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error {
 	body, err := decodeObject(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, err := s.Directory.CreateGroup(r.Context(), actor(r), body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", s.baseURL(r)+"/Groups/"+g.ID)
 	s.writeGroup(w, r, http.StatusCreated, g, queryParams(r).projection(s.Schemas.Group))
+	return nil
 }
 
-func (s *server) handleGetGroup(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleGetGroup(w http.ResponseWriter, r *http.Request) error {
 	g, err := s.Directory.GetGroup(r.Context(), actor(r), chi.URLParam(r, "id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if precondition(r).NotModified(g) {
 		w.Header().Set("ETag", g.ETag())
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return nil
 	}
 	s.writeGroup(w, r, http.StatusOK, g, queryParams(r).projection(s.Schemas.Group))
+	return nil
 }
 
-func (s *server) handleReplaceGroup(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleReplaceGroup(w http.ResponseWriter, r *http.Request) error {
 	body, err := decodeObject(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, err := s.Directory.ReplaceGroup(r.Context(), actor(r), chi.URLParam(r, "id"), body, precondition(r))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeGroup(w, r, http.StatusOK, g, queryParams(r).projection(s.Schemas.Group))
+	return nil
 }
 
 // handlePatchGroup answers 204, as Entra expects and so that a membership change never returns
 // the member list; a client that names attributes gets 200 with them.
-func (s *server) handlePatchGroup(w http.ResponseWriter, r *http.Request) {
+func (s *server) handlePatchGroup(w http.ResponseWriter, r *http.Request) error {
 	raw, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ops, err := patch.Parse(raw)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, err := s.Directory.PatchGroup(r.Context(), actor(r), chi.URLParam(r, "id"), ops, precondition(r))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	p := queryParams(r)
 	if p["attributes"] == "" && p["excludedattributes"] == "" {
 		w.Header().Set("ETag", g.ETag())
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
 	s.writeGroup(w, r, http.StatusOK, g, p.projection(s.Schemas.Group))
+	return nil
 }
 
-func (s *server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Directory.DeleteGroup(r.Context(), actor(r), chi.URLParam(r, "id"), precondition(r)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // writeGroup answers one group, streaming its members when the projection returns them.

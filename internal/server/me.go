@@ -13,16 +13,15 @@ import (
 // /Users/{id}. The rules for acting on oneself apply by themselves, since the directory sees
 // the actor's issuer and the resource are the same user: DELETE /Me is the 403 of
 // DELETE /Users/{own id}, and so are changes of one's own roles or suspension.
-func (s *server) me(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *server) me(h scimHandler) scimHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id := actor(r).UserID
 		if id == "" {
-			s.writeError(w, r, scimerr.NotFound("/Me is the user who issued the calling token, and this token has none: "+
-				"it is a service token (such as the organization's operator token), which acts for no person; "+
-				"use a token issued by a user, or /Users/{id}"))
-			return
+			return scimerr.NotFound("/Me is the user who issued the calling token, and this token has none: " +
+				"it is a service token (such as the organization's operator token), which acts for no person; " +
+				"use a token issued by a user, or /Users/{id}")
 		}
 		chi.RouteContext(r.Context()).URLParams.Add("id", id)
-		h(w, r)
+		return h(w, r)
 	}
 }

@@ -118,23 +118,21 @@ func asGet(r *http.Request) (*http.Request, error) {
 }
 
 // handleSearchUsers is POST /Users/.search: GET /Users with its parameters in the body.
-func (s *server) handleSearchUsers(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleSearchUsers(w http.ResponseWriter, r *http.Request) error {
 	g, err := asGet(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.handleListUsers(w, g)
+	return s.handleListUsers(w, g)
 }
 
 // handleSearchGroups is POST /Groups/.search: GET /Groups with its parameters in the body.
-func (s *server) handleSearchGroups(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleSearchGroups(w http.ResponseWriter, r *http.Request) error {
 	g, err := asGet(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.handleListGroups(w, g)
+	return s.handleListGroups(w, g)
 }
 
 // handleSearchRoot is POST /.search: Users and Groups in one list, Users first. The parameters
@@ -149,16 +147,14 @@ func (s *server) handleSearchGroups(w http.ResponseWriter, r *http.Request) {
 //
 // totalResults is the sum of both totals, and startIndex and count page through the Users
 // followed by the Groups: one query per type, each reading only its part of the page.
-func (s *server) handleSearchRoot(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleSearchRoot(w http.ResponseWriter, r *http.Request) error {
 	body, err := decodeObject(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	vals, err := searchParams(body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	p := params{}
 	for k := range vals {
@@ -167,32 +163,27 @@ func (s *server) handleSearchRoot(w http.ResponseWriter, r *http.Request) {
 	if _, ok := p["cursor"]; ok {
 		// A cursor over two tables would need a key order across both; the root search is
 		// rare enough that it pages by index only.
-		s.writeError(w, r, scimerr.Invalid(scimerr.InvalidValue, "cursor pagination is not offered by the root /.search; "+
-			"page by startIndex here, or search /Users/.search and /Groups/.search by cursor"))
-		return
+		return scimerr.Invalid(scimerr.InvalidValue, "cursor pagination is not offered by the root /.search; "+
+			"page by startIndex here, or search /Users/.search and /Groups/.search by cursor")
 	}
 	if err := rootCommonError(p, s.Schemas.User); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	uq, ufilterErr, usortErr := rootQuery(p, s.Schemas.User)
 	gq, gfilterErr, gsortErr := rootQuery(p, s.Schemas.Group)
 	useUsers, useGroups := ufilterErr == nil, gfilterErr == nil
 	switch {
 	case !useUsers && !useGroups:
-		s.writeError(w, r, ufilterErr)
-		return
+		return ufilterErr
 	case (!useUsers || usortErr != nil) && (!useGroups || gsortErr != nil):
 		// sortBy names an attribute no searched type has.
-		s.writeError(w, r, cmp.Or(usortErr, gsortErr))
-		return
+		return cmp.Or(usortErr, gsortErr)
 	}
 	start, count := uq.StartIndex, uq.Count
 	users := &directory.Page{}
 	if useUsers {
 		if users, err = s.Directory.ListUsers(r.Context(), actor(r), uq); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	groups := &directory.Page{}
@@ -200,11 +191,11 @@ func (s *server) handleSearchRoot(w http.ResponseWriter, r *http.Request) {
 		gq.Count = count - len(users.Resources)
 		gq.StartIndex = max(1, start-users.Total)
 		if groups, err = s.Directory.ListGroups(r.Context(), actor(r), gq); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	s.writeRootList(w, r, users.Total+groups.Total, start, users.Resources, uq.Projection, groups.Resources, gq.Projection)
+	return nil
 }
 
 // rootQuery is the list query of one type in a root search. filterErr is the error of a filter
