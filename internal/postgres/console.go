@@ -18,7 +18,7 @@ import (
 // ConsoleSession implements directory.Store.
 func (s *Store) ConsoleSession(ctx context.Context, org, id string) (*directory.StoredSession, error) {
 	st := &directory.StoredSession{}
-	err := s.pool.QueryRow(ctx, `SELECT id::text, user_id::text, secret_hash, created_at, last_seen_at
+	err := s.row(ctx, `SELECT id::text, user_id::text, secret_hash, created_at, last_seen_at
 		FROM console_sessions WHERE org_id = $1 AND id = $2`, org, id).
 		Scan(&st.ID, &st.UserID, &st.Hash, &st.Created, &st.LastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {

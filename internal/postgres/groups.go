@@ -60,7 +60,7 @@ func scanGroup(row pgx.Row) (*directory.Resource, error) {
 
 // Group implements directory.Store. It never reads members.
 func (s *Store) Group(ctx context.Context, org, id string) (*directory.Resource, error) {
-	g, err := scanGroup(s.pool.QueryRow(ctx, "SELECT "+groupColumns+" FROM groups g WHERE g.org_id = $1 AND g.id = $2", org, id))
+	g, err := scanGroup(s.row(ctx, "SELECT "+groupColumns+" FROM groups g WHERE g.org_id = $1 AND g.id = $2", org, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, directory.ErrNotFound
 	}

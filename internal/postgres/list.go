@@ -71,7 +71,7 @@ func list[T any](ctx context.Context, s *Store, t *table, selectFrom, org string
 // are the lookups identity providers make before every create, by userName or by a group's
 // displayName.
 func lookup[T any](ctx context.Context, s *Store, l *listing, scan func(pgx.Row) (T, error)) ([]T, directory.PageInfo, error) {
-	r, err := scan(s.pool.QueryRow(ctx, l.selectFrom+" WHERE "+l.where, l.q.args...))
+	r, err := scan(s.row(ctx, l.selectFrom+" WHERE "+l.where, l.q.args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, directory.PageInfo{Total: 0}, nil
 	}
@@ -230,7 +230,7 @@ func (l *listing) queueTotal(b *pgx.Batch, total *int) {
 // count counts a filtered list.
 func (l *listing) count(ctx context.Context, s *Store) (int, error) {
 	var total int
-	err := s.pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s %s WHERE %s", l.t.name, l.t.alias, l.where), l.q.args...).Scan(&total)
+	err := s.row(ctx, fmt.Sprintf("SELECT count(*) FROM %s %s WHERE %s", l.t.name, l.t.alias, l.where), l.q.args...).Scan(&total)
 	return total, err
 }
 

@@ -2,13 +2,16 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/filter"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 )
@@ -48,5 +51,63 @@ func TestUpdateSurvivesALostConnection(t *testing.T) {
 		got, err := dir.GetUser(ctx, actor, u.ID, schema.Projection{})
 		require.NoError(t, err)
 		require.Equal(t, name, got.Doc["userName"])
+	}
+}
+
+// A read on a pooled connection that died, whether its socket is gone or PostgreSQL terminated
+// its backend (as a restart or failover does), runs again on a new connection: reads change
+// nothing, so repeating one is safe even when the server may have seen it.
+func TestReadsSurviveALostConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	admin, err := pgxpool.New(ctx, dbtest.URL(t))
+	require.NoError(t, err)
+	defer admin.Close()
+	reg := registry(t)
+	st, err := postgres.NewStore(pool, reg)
+	require.NoError(t, err)
+	dir, err := directory.New(st, reg)
+	require.NoError(t, err)
+	tok, err := postgres.NewOrgs(pool).CreateOrg(ctx, "", "Acme", []string{"example.com"})
+	require.NoError(t, err)
+	actor := directory.Operator(tok.OrgID)
+	u, err := dir.CreateUser(ctx, actor, map[string]any{"userName": "ada@example.com"})
+	require.NoError(t, err)
+	f, err := filter.Parse(reg.User, `userName eq "ada@example.com"`)
+	require.NoError(t, err)
+
+	losses := map[string]func(c *pgxpool.Conn){
+		"socket closed": func(c *pgxpool.Conn) { require.NoError(t, c.Conn().PgConn().Conn().Close()) },
+		"backend terminated": func(c *pgxpool.Conn) {
+			_, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", c.Conn().PgConn().PID())
+			require.NoError(t, err)
+			time.Sleep(50 * time.Millisecond) // the backend is gone
+		},
+	}
+	reads := map[string]func() error{
+		"user by id": func() error { _, err := dir.GetUser(ctx, actor, u.ID, schema.Projection{}); return err },
+		"userName eq": func() error {
+			p, err := dir.ListUsers(ctx, actor, directory.Query{Filter: f, StartIndex: 1, Count: 10})
+			if err == nil && p.Total != 1 {
+				err = fmt.Errorf("total %d", p.Total)
+			}
+			return err
+		},
+	}
+	for loss, lose := range losses {
+		for read, run := range reads {
+			// The pool's one connection, used a moment ago (so not pinged before reuse), dies.
+			c, err := pool.Acquire(ctx)
+			require.NoError(t, err)
+			lose(c)
+			c.Release()
+			require.NoError(t, run(), "%s, then %s", loss, read)
+		}
 	}
 }

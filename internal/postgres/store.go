@@ -142,7 +142,7 @@ func scanOrgSettings(row pgx.Row) (cachedOrg, error) {
 
 // Org implements directory.Store.
 func (s *Store) Org(ctx context.Context, org string) (*directory.Org, error) {
-	o, err := scanOrgSettings(s.pool.QueryRow(ctx, orgSettingsSQL, org))
+	o, err := scanOrgSettings(s.row(ctx, orgSettingsSQL, org))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, directory.ErrNoOrg
 	}
@@ -153,7 +153,7 @@ func (s *Store) Org(ctx context.Context, org string) (*directory.Org, error) {
 // read that found nothing tells the two apart with it.
 func (s *Store) orgExists(ctx context.Context, org string, notFound error) error {
 	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)`, org).Scan(&exists); err != nil {
+	if err := s.row(ctx, `SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)`, org).Scan(&exists); err != nil {
 		return err
 	}
 	if !exists {

@@ -49,7 +49,7 @@ func (s *Store) readToken(ctx context.Context, org, id string) (*directory.Store
 	st := &directory.StoredToken{}
 	var role *string
 	var active *bool
-	tok, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+`, t.secret_hash, u.eff_org_role, u.active
+	tok, err := scanToken(s.row(ctx, `SELECT `+tokenColumns+`, t.secret_hash, u.eff_org_role, u.active
 		FROM tokens t LEFT JOIN users u ON u.org_id = t.org_id AND u.id = t.issuer_user_id
 		WHERE t.org_id = $1 AND t.id = $2`, org, id), &st.Hash, &role, &active)
 	if errors.Is(err, pgx.ErrNoRows) {

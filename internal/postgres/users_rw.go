@@ -16,7 +16,7 @@ import (
 
 // User implements directory.Store.
 func (s *Store) User(ctx context.Context, org, id string, pr schema.Projection) (*directory.User, error) {
-	u, err := s.users.scan(s.pool.QueryRow(ctx, s.users.selectByID(pr, false), org, id))
+	u, err := s.users.scan(s.row(ctx, s.users.selectByID(pr, false), org, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, directory.ErrNotFound
 	}

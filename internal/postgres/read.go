@@ -1,0 +1,52 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
+)
+
+// row is pool.QueryRow for a read outside a transaction that runs once more, on another
+// connection, when the connection failed under it (readAgain). After PostgreSQL restarts, fails
+// over or terminates a backend, the pool still holds connections used within the last second,
+// which it does not ping before reuse; without this the first read on each answered 503. A
+// read changes nothing, so unlike a change (Store.Update, which repeats only what never
+// reached the server) it may run again whether or not the server saw it.
+func (s *Store) row(ctx context.Context, sql string, args ...any) pgx.Row {
+	return retriedRow{ctx: ctx, pool: s.pool, sql: sql, args: args}
+}
+
+type retriedRow struct {
+	ctx  context.Context
+	pool *pgxpool.Pool
+	sql  string
+	args []any
+}
+
+func (r retriedRow) Scan(dest ...any) error {
+	err := r.pool.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+	if readAgain(r.ctx, err) {
+		err = r.pool.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+	}
+	return err
+}
+
+// readAgain reports whether a read that failed with err should run once more: its connection
+// was lost or closed, or its backend terminated, while the caller still waits. Not when the
+// pool had no connection to give in time or is closed, nor for a statement that ran into
+// statement_timeout: another attempt would only add to the load that caused them.
+func readAgain(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, puddle.ErrClosedPool) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P01" || strings.HasPrefix(pgErr.Code, "08") // admin_shutdown (terminated), connection_exception
+	}
+	return Unavailable(err)
+}
