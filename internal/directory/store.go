@@ -95,7 +95,8 @@ type UserTx interface {
 	ExistingUsers(ids []string) ([]string, error)
 	// InsertUser creates u: its ID is set by the caller; Version, Created, LastModified and
 	// AccountID are filled in once the write has been sent (at the latest when Update
-	// returns).
+	// returns). The store keeps no reference to u's document, which the directory then turns
+	// into the response.
 	InsertUser(u *User) error
 	// UpdateUser stores u, which was read as before, bumping its version; Version and
 	// LastModified are filled in once sent.

@@ -99,7 +99,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, body map[string]any) 
 	if err != nil {
 		return nil, explainUser(err, "", doc)
 	}
-	return present(u), nil
+	return show(u), nil // u's document is the attempt's own copy, sent and no longer used
 }
 
 // GetUser returns one user.
