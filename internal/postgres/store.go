@@ -124,8 +124,7 @@ func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) e
 }
 
 // orgSettingsSQL reads what the directory's rules need to know about an organization, in one
-// indexed statement.
-// With them comes their version (migration 0012), which transactions keep them by.
+// indexed statement, with the version the store keeps them by (migration 0012, orgcache.go).
 const orgSettingsSQL = `SELECT o.id::text, o.name, o.default_locale, o.notify, o.nested_groups,
 		coalesce((SELECT array_agg(d.domain ORDER BY d.domain) FROM org_domains d
 			WHERE d.org_id = o.id AND d.verified_at IS NOT NULL), '{}'),

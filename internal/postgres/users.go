@@ -245,15 +245,15 @@ func (s *users) scan(row pgx.Row) (*directory.User, error) {
 		&u.Effective.Products, &u.Direct.Products, &multi, &groups); err != nil {
 		return nil, err
 	}
-	// texts: sign_in, the four roles, then userColumns' text columns in order (newUsers).
-	const roles = 5
-	if len(texts) != roles+len(s.paths)-1 {
+	// texts: sign_in and the four roles, then userColumns' text columns in order (newUsers).
+	const lead = 5
+	if len(texts) != lead+len(s.paths)-1 {
 		return nil, fmt.Errorf("a user row with %d texts", len(texts))
 	}
 	u.SignIn = texts[0].String
 	u.Direct.OrgRole, u.Direct.AccountRole = texts[1].String, texts[2].String
 	u.Effective.OrgRole, u.Effective.AccountRole = texts[3].String, texts[4].String
-	t := texts[roles:]
+	t := texts[lead:]
 	for _, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
 			p.Set(u.Doc, active)
