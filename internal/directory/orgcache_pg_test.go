@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
@@ -53,4 +54,18 @@ func TestSettingsChangedElsewhereApplyToTheNextWrite(t *testing.T) {
 	require.NoError(t, elsewhere.DeleteProduct(f.ctx, f.org, "webinars"))
 	_, err = dir2.CreateUser(f.ctx, op, doc(t, `{"userName":"ken","entitlements":[{"value":"webinars"}]}`))
 	requireErr(t, err, scimerr.KindInvalid, "webinars")
+}
+
+// An organization deleted after this process kept its settings refuses the next write as a
+// missing organization, not as a violated constraint.
+func TestWriteToAnOrganizationDeletedElsewhere(t *testing.T) {
+	f := newPGFixture(t)
+	op := directory.Operator(f.org)
+	_, err := f.dir.CreateUser(f.ctx, op, doc(t, `{"userName":"ada@example.com"}`))
+	require.NoError(t, err)
+	require.NoError(t, postgres.NewOrgs(f.pool).DeleteOrg(f.ctx, f.org,
+		orgs.OrgPurge{Actor: "test", EventID: "0190f3c2-0000-7000-8000-000000000001", Event: []byte(`{}`)}))
+
+	_, err = f.dir.CreateUser(f.ctx, op, doc(t, `{"userName":"grace@example.com"}`))
+	require.ErrorIs(t, err, directory.ErrNoOrg)
 }
