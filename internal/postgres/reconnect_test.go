@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/filter"
+	"github.com/scimd/scimd/internal/grants"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 )
@@ -109,5 +111,36 @@ func TestReadsSurviveALostConnection(t *testing.T) {
 			c.Release()
 			require.NoError(t, run(), "%s, then %s", loss, read)
 		}
+	}
+}
+
+// A change sent whole in one round trip, without BEGIN and COMMIT (tx.commit), is still one
+// transaction: when a later statement fails, the earlier ones are undone.
+func TestOneRoundTripChangeIsAtomic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	st, err := postgres.NewStore(pool, registry(t))
+	require.NoError(t, err)
+	tok, err := postgres.NewOrgs(pool).CreateOrg(ctx, "", "Acme", []string{"example.com"})
+	require.NoError(t, err)
+	user := func(name string) *directory.User {
+		id, err := uuid.NewV7()
+		require.NoError(t, err)
+		return &directory.User{Resource: directory.Resource{ID: id.String(), Doc: map[string]any{"userName": name}},
+			Direct: grants.Default(), Effective: grants.Default()}
+	}
+	for range 2 { // the second time on kept settings
+		err = st.Update(ctx, tok.OrgID, func(tx directory.Tx) error {
+			if _, err := tx.Org(); err != nil {
+				return err
+			}
+			require.NoError(t, tx.InsertUser(user("ada@example.com")))
+			return tx.InsertUser(user("ADA@example.com")) // users_user_name_key, once sent
+		})
+		require.ErrorIs(t, err, directory.ErrUserNameTaken)
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE org_id = $1`, tok.OrgID).Scan(&n))
+		require.Zero(t, n, "the first insert was undone with the second")
 	}
 }

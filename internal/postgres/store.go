@@ -102,7 +102,7 @@ func (s *Store) attempt(ctx context.Context, org string, fn func(directory.Tx) e
 		// stands only if they are current (a refusal after that was made on settings the first
 		// round trip checked).
 		t.queued = &pgx.Batch{}
-		if cerr := t.send(nil); cerr != nil {
+		if cerr := t.sendWhole(); cerr != nil {
 			err = cerr
 		}
 	}

@@ -24,6 +24,9 @@ type tx struct {
 	org   string
 	began bool
 	done  bool
+	// implicit marks a transaction sent whole in one round trip, without BEGIN and COMMIT
+	// (commit).
+	implicit bool
 	// queued are the writes not sent yet; each may carry a function that reads its result.
 	queued *pgx.Batch
 	// settings are the organization's settings as first read (nil before).
@@ -60,7 +63,9 @@ func (t *tx) send(add func(b *pgx.Batch)) error {
 	t.queued = &pgx.Batch{}
 	if !t.began {
 		first := &pgx.Batch{}
-		first.Queue("BEGIN")
+		if !t.implicit {
+			first.Queue("BEGIN")
+		}
 		if t.useCached(); t.cached {
 			first.Queue("SELECT org_settings_unchanged($1, $2)", t.org, t.version)
 		} else {
@@ -79,14 +84,29 @@ func (t *tx) send(add func(b *pgx.Batch)) error {
 	return mapErr(t.conn.SendBatch(t.ctx, b).Close())
 }
 
-// commit sends what is queued with the COMMIT.
+// commit sends what is queued with the COMMIT. A transaction that sent nothing before (a
+// create, on kept settings) is sent whole in one round trip without BEGIN and COMMIT:
+// PostgreSQL runs the statements of a pipeline up to its Sync, which pgx sends once after a
+// batch, as one implicit transaction, committed at the Sync, or rolled back if one fails.
 func (t *tx) commit() error {
 	if !t.began && t.queued.Len() == 0 {
 		t.done = true
 		return nil
 	}
+	if !t.began {
+		return t.sendWhole()
+	}
 	err := t.send(func(b *pgx.Batch) { b.Queue("COMMIT") })
 	t.done = err == nil
+	return err
+}
+
+// sendWhole sends the transaction, which has sent nothing yet, as one implicit transaction;
+// whatever its outcome, nothing is left open on the connection.
+func (t *tx) sendWhole() error {
+	t.implicit = true
+	err := t.send(nil)
+	t.done = true
 	return err
 }
 
