@@ -8,9 +8,7 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/postgres"
-	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
-	"github.com/scimd/scimd/schemas"
 )
 
 // The store keeps organizations' settings between transactions (postgres/orgcache.go). A
@@ -42,12 +40,7 @@ func TestSettingsChangedElsewhereApplyToTheNextWrite(t *testing.T) {
 	require.NoError(t, create(`{"userName":"barbara@acme.example"}`), "the domain verified elsewhere is accepted")
 
 	// A second process over the same database keeps its own copy, checked the same way.
-	reg, err := schema.Load(schemas.Files)
-	require.NoError(t, err)
-	store2, err := postgres.NewStore(f.pool, reg)
-	require.NoError(t, err)
-	dir2, err := directory.New(store2, reg)
-	require.NoError(t, err)
+	_, dir2 := newPGDirectory(t, f.pool)
 	require.NoError(t, elsewhere.InsertProduct(f.ctx, f.org, "webinars"))
 	_, err = dir2.CreateUser(f.ctx, op, doc(t, `{"userName":"margaret"}`))
 	require.NoError(t, err)

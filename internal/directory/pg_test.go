@@ -31,12 +31,7 @@ type pgFixture struct {
 func newPGFixture(t *testing.T) *pgFixture {
 	t.Helper()
 	pool := dbtest.New(t)
-	reg, err := schema.Load(schemas.Files)
-	require.NoError(t, err)
-	store, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(store, reg)
-	require.NoError(t, err)
+	store, dir := newPGDirectory(t, pool)
 	f := &pgFixture{t: t, ctx: context.Background(), pool: pool, store: store, dir: dir}
 	orgs := postgres.NewOrgs(pool)
 	tok, err := orgs.CreateOrg(f.ctx, "", "Acme", []string{"example.com"})
@@ -46,6 +41,18 @@ func newPGFixture(t *testing.T) *pgFixture {
 	require.NoError(t, err)
 	f.other = tok.OrgID
 	return f
+}
+
+// newPGDirectory is the directory over its own store on pool: what one scimd process has.
+func newPGDirectory(t *testing.T, pool *pgxpool.Pool) (*postgres.Store, *directory.Service) {
+	t.Helper()
+	reg, err := schema.Load(schemas.Files)
+	require.NoError(t, err)
+	store, err := postgres.NewStore(pool, reg)
+	require.NoError(t, err)
+	dir, err := directory.New(store, reg)
+	require.NoError(t, err)
+	return store, dir
 }
 
 // refused runs fn, which must fail with kind, and requires that nothing stored changed.

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,17 +35,18 @@ func (r retriedRow) Scan(dest ...any) error {
 	return err
 }
 
-// readAgain reports whether a read that failed with err should run once more: its connection
-// was lost or closed, or its backend terminated, while the caller still waits. Not when the
-// pool had no connection to give in time or is closed, nor for a statement that ran into
-// statement_timeout: another attempt would only add to the load that caused them.
+// readAgain reports whether a read that failed with err should run once more: the database was
+// unavailable to it (Unavailable: its connection lost or closed, its backend terminated...)
+// while the caller still waits. Not when the pool had no connection to give in time or is
+// closed, nor for a statement that ran into statement_timeout: another attempt would only add
+// to the load that caused them.
 func readAgain(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, puddle.ErrClosedPool) {
 		return false
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code == "57P01" || strings.HasPrefix(pgErr.Code, "08") // admin_shutdown (terminated), connection_exception
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" { // query_canceled: statement_timeout
+		return false
 	}
 	return Unavailable(err)
 }

@@ -18,19 +18,17 @@ import (
 	"github.com/scimd/scimd/internal/schema"
 )
 
-// After PostgreSQL restarts or fails over, the pool holds connections whose sockets are dead,
-// and writing a statement to one fails before anything reaches the server
-// (pgconn.SafeToRetry). A change that failed that way never ran, so the store runs it once
-// more on a new connection and the client never sees the loss.
-func TestUpdateSurvivesALostConnection(t *testing.T) {
-	t.Parallel()
+// newStoreOnOneConnection is newStore over a pool of a single connection, so that a test can
+// break the connection the next request will use.
+func newStoreOnOneConnection(t *testing.T) *store {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
 	require.NoError(t, err)
 	cfg.MaxConns = 1
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	reg := registry(t)
 	st, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
@@ -38,7 +36,18 @@ func TestUpdateSurvivesALostConnection(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := postgres.NewOrgs(pool).CreateOrg(ctx, "", "Acme", []string{"example.com"})
 	require.NoError(t, err)
-	actor := directory.Operator(tok.OrgID)
+	return &store{pool: pool, dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
+}
+
+// After PostgreSQL restarts or fails over, the pool holds connections whose sockets are dead,
+// and writing a statement to one fails before anything reaches the server
+// (pgconn.SafeToRetry). A change that failed that way never ran, so the store runs it once
+// more on a new connection and the client never sees the loss.
+func TestUpdateSurvivesALostConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStoreOnOneConnection(t)
+	pool, dir, actor := s.pool, s.dir, s.actor
 
 	for i, name := range []string{"ada@example.com", "grace@example.com"} {
 		// The pool's one connection, used a moment ago (so not pinged before reuse), has a
@@ -62,26 +71,14 @@ func TestUpdateSurvivesALostConnection(t *testing.T) {
 func TestReadsSurviveALostConnection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	defer pool.Close()
+	s := newStoreOnOneConnection(t)
+	pool, dir, actor := s.pool, s.dir, s.actor
 	admin, err := pgxpool.New(ctx, dbtest.URL(t))
 	require.NoError(t, err)
 	defer admin.Close()
-	reg := registry(t)
-	st, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(st, reg)
-	require.NoError(t, err)
-	tok, err := postgres.NewOrgs(pool).CreateOrg(ctx, "", "Acme", []string{"example.com"})
-	require.NoError(t, err)
-	actor := directory.Operator(tok.OrgID)
 	u, err := dir.CreateUser(ctx, actor, map[string]any{"userName": "ada@example.com"})
 	require.NoError(t, err)
-	f, err := filter.Parse(reg.User, `userName eq "ada@example.com"`)
+	f, err := filter.Parse(registry(t).User, `userName eq "ada@example.com"`)
 	require.NoError(t, err)
 
 	losses := map[string]func(c *pgxpool.Conn){
