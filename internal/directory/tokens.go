@@ -22,20 +22,23 @@ import (
 // Authenticate finds who a bearer token acts as. Every failure is the same 401, so that a
 // caller learns nothing about which part was wrong.
 func (s *Service) Authenticate(ctx context.Context, token string, now time.Time) (Actor, error) {
-	denied := scimerr.New(scimerr.KindUnauthorized, "", "the bearer token is invalid, expired or revoked")
+	// Built only on refusal: this runs on every request.
+	denied := func() error {
+		return scimerr.New(scimerr.KindUnauthorized, "", "the bearer token is invalid, expired or revoked")
+	}
 	org, id, secret, ok := auth.Parse(token)
 	if !ok {
-		return Actor{}, denied
+		return Actor{}, denied()
 	}
 	st, err := s.store.Token(ctx, org, id)
 	if errors.Is(err, ErrNotFound) {
-		return Actor{}, denied
+		return Actor{}, denied()
 	}
 	if err != nil {
 		return Actor{}, err
 	}
 	if !auth.Matches(st.Hash, secret) || st.RevokedAt != nil || (st.ExpiresAt != nil && !now.Before(*st.ExpiresAt)) {
-		return Actor{}, denied
+		return Actor{}, denied()
 	}
 	role := st.Role
 	if st.IssuerUserID != "" {
@@ -43,7 +46,7 @@ func (s *Service) Authenticate(ctx context.Context, token string, now time.Time)
 		// token; this is the same rule read from the issuer's state, for tokens revoked
 		// before revocation existed.
 		if !st.IssuerFound || !st.IssuerActive || grants.Rank(st.IssuerRole) == 0 {
-			return Actor{}, denied
+			return Actor{}, denied()
 		}
 		role = st.IssuerRole
 	}

@@ -261,3 +261,48 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	require.True(t, strings.HasPrefix(full.ETag(), `W/"`))
 }
+
+// TestUserGroupsInNameOrder reads a user's groups in display-name order (byte order), with
+// each group's id and current name, in GET and in lists alike, and none where the projection
+// leaves groups out.
+func TestUserGroupsInNameOrder(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	id := s.create(t, map[string]any{"userName": "member@example.com"})
+	other := s.create(t, map[string]any{"userName": "other@example.com"})
+	groups := map[string]string{}
+	for _, name := range []string{"beta", "Alpha", "alpha 2", "Zeta é"} {
+		g, err := s.dir.CreateGroup(ctx, s.actor, map[string]any{"displayName": name,
+			"members": []any{map[string]any{"value": id}, map[string]any{"value": other}}})
+		require.NoError(t, err)
+		groups[name] = g.ID
+	}
+	_, err := s.dir.ReplaceGroup(ctx, s.actor, groups["beta"], map[string]any{"displayName": "gamma",
+		"members": []any{map[string]any{"value": id}}}, directory.Precondition{})
+	require.NoError(t, err)
+	var want []any
+	for _, name := range []string{"Alpha", "Zeta é", "alpha 2", "gamma"} {
+		gid := groups[name]
+		if name == "gamma" {
+			gid = groups["beta"]
+		}
+		want = append(want, map[string]any{"value": gid, "display": name, "type": "direct"})
+	}
+	u, err := s.dir.GetUser(ctx, s.actor, id, schema.Projection{})
+	require.NoError(t, err)
+	require.Equal(t, want, u.Doc["groups"])
+	page, err := s.list(t, directory.Query{})
+	require.NoError(t, err)
+	idx := slices.IndexFunc(page.Resources, func(r *directory.Resource) bool { return r.ID == id })
+	require.GreaterOrEqual(t, idx, 0)
+	require.Equal(t, want, page.Resources[idx].Doc["groups"])
+
+	o, err := s.dir.GetUser(ctx, s.actor, other, schema.Projection{})
+	require.NoError(t, err)
+	require.Len(t, o.Doc["groups"], 3, "other left beta")
+
+	u, err = s.dir.GetUser(ctx, s.actor, id, registry(t).User.ParseProjection("userName", ""))
+	require.NoError(t, err)
+	require.NotContains(t, u.Doc, "groups")
+}
