@@ -121,9 +121,11 @@ func searchable(text string) bool {
 }
 
 // browseWhere is the condition of a walk and the arguments it refers to ($1 is the
-// organization), and its order.
+// organization), and its order. The statement is unnamed, so planned with its values; it is
+// described before it runs, so that its rows come in the binary format user reads decode
+// (wire.go), at the cost of a round trip.
 func browseWhere(org string, b directory.Browse) (where, order string, args []any) {
-	args = []any{pgx.QueryExecModeExec, org}
+	args = []any{pgx.QueryExecModeDescribeExec, org}
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args)-1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/scimd/scimd/internal/directory"
 )
@@ -374,5 +375,40 @@ type keyedRow struct {
 }
 
 func (r keyedRow) Scan(dest ...any) error {
+	if len(dest) == 1 {
+		if rs, ok := dest[0].(pgx.RowScanner); ok {
+			return r.Row.Scan(keyedScanner{keys: r.keys, rest: rs})
+		}
+	}
 	return r.Row.Scan(append(slices.Clip(r.keys), dest...)...)
 }
+
+// keyedScanner scans a row's first columns into keys, and gives the rest of the row to a
+// scanner of whole rows (userRow), which pgx calls only when it is the sole destination.
+type keyedScanner struct {
+	keys []any
+	rest pgx.RowScanner
+}
+
+func (k keyedScanner) ScanRow(rows pgx.Rows) error {
+	fds, vals := rows.FieldDescriptions(), rows.RawValues()
+	m := rows.Conn().TypeMap()
+	for i, d := range k.keys {
+		if err := m.Scan(fds[i].DataTypeOID, fds[i].Format, vals[i], d); err != nil {
+			return fmt.Errorf("page key %d: %w", i, err)
+		}
+	}
+	return k.rest.ScanRow(columnsFrom{Rows: rows, n: len(k.keys)})
+}
+
+// columnsFrom is a row without its first n columns.
+type columnsFrom struct {
+	pgx.Rows
+	n int
+}
+
+func (r columnsFrom) FieldDescriptions() []pgconn.FieldDescription {
+	return r.Rows.FieldDescriptions()[r.n:]
+}
+
+func (r columnsFrom) RawValues() [][]byte { return r.Rows.RawValues()[r.n:] }

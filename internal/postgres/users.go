@@ -241,33 +241,69 @@ const directProductsSQL = "ARRAY(SELECT c.product FROM user_products c WHERE c.o
 
 // scan reads one row of selectFrom into a User.
 func (s *users) scan(row pgx.Row) (*directory.User, error) {
-	u := &directory.User{Resource: directory.Resource{Doc: make(map[string]any, 16)}}
-	var active bool
-	var texts pgtype.FlatArray[pgtype.Text] // FlatArray: scanned without reflection
-	var multi []byte
-	var groups []string
-	if err := row.Scan(&u.ID, &u.Version, &u.Created, &u.LastModified, &u.AccountID, &active, &texts,
-		&u.Effective.Products, &u.Direct.Products, &multi, &groups); err != nil {
+	r := userRow{s: s}
+	if err := row.Scan(&r); err != nil {
 		return nil, err
 	}
+	return r.u, nil
+}
+
+// userRow decodes a row of selectFrom (see wire.go for why not through pgx's scan).
+type userRow struct {
+	s *users
+	u *directory.User
+}
+
+// userRowTypes are the types of selectFrom's columns, in order.
+var userRowTypes = []uint32{pgtype.TextOID, pgtype.Int8OID, pgtype.TimestamptzOID, pgtype.TimestamptzOID,
+	pgtype.Int8OID, pgtype.BoolOID, pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID,
+	pgtype.JSONBOID, pgtype.TextArrayOID}
+
+// ScanRow implements pgx.RowScanner.
+func (r *userRow) ScanRow(rows pgx.Rows) error {
+	row, err := newWireRow(rows, userRowTypes)
+	if err != nil {
+		return fmt.Errorf("user read: %w", err)
+	}
+	u := &directory.User{Resource: directory.Resource{ID: string(row.vals[0]), Doc: make(map[string]any, 16)}}
+	u.Version = row.int8(1)
+	u.Created, u.LastModified = row.timestamptz(2), row.timestamptz(3)
+	u.AccountID = row.int8(4)
+	active := row.bool(5)
+	texts := row.texts(6)
+	u.Effective.Products, u.Direct.Products = row.strings(7), row.strings(8)
+	multi := row.jsonb(9)
+	groups := row.strings(10)
+	if row.err != nil {
+		return fmt.Errorf("user read: column %d: %w", row.col+1, row.err)
+	}
+	s := r.s
 	// texts: sign_in and the four roles, then userColumns' text columns in order (newUsers).
 	const lead = 5
-	if len(texts) != lead+len(s.paths)-1 {
-		return nil, fmt.Errorf("a user row with %d texts", len(texts))
+	if texts.n != lead+len(s.paths)-1 {
+		return fmt.Errorf("a user row with %d texts", texts.n)
 	}
-	u.SignIn = texts[0].String
-	u.Direct.OrgRole, u.Direct.AccountRole = texts[1].String, texts[2].String
-	u.Effective.OrgRole, u.Effective.AccountRole = texts[3].String, texts[4].String
-	t := texts[lead:]
+	var t [lead]pgtype.Text
+	for i := range t {
+		if t[i], err = texts.next(); err != nil {
+			return err
+		}
+	}
+	u.SignIn = t[0].String
+	u.Direct.OrgRole, u.Direct.AccountRole = t[1].String, t[2].String
+	u.Effective.OrgRole, u.Effective.AccountRole = t[3].String, t[4].String
 	for _, p := range s.paths {
 		if p.Attr.Type == schema.TypeBoolean {
 			p.Set(u.Doc, active)
 			continue
 		}
-		if t[0].Valid {
-			p.Set(u.Doc, t[0].String)
+		text, err := texts.next()
+		if err != nil {
+			return err
 		}
-		t = t[1:]
+		if text.Valid {
+			p.Set(u.Doc, text.String)
+		}
 	}
 	if len(u.Effective.Products) == 0 {
 		u.Effective.Products = nil
@@ -278,13 +314,14 @@ func (s *users) scan(row pgx.Row) (*directory.User, error) {
 	if multi != nil {
 		var m map[string][]any
 		if err := json.Unmarshal(multi, &m); err != nil {
-			return nil, err
+			return err
 		}
 		for attr, list := range m {
 			u.Doc[attr] = list
 		}
 	}
-	return u, s.decodeGroups(u.Doc, groups)
+	r.u = u
+	return s.decodeGroups(u.Doc, groups)
 }
 
 // multiValued is the multi_valued column of doc: its multi-valued attributes, each element with

@@ -105,7 +105,7 @@ func (s *server) errorBody(r *http.Request, err error) (int, map[string]any) {
 
 // accessAttrs are the fields of a request's access log line; none of them is personal data
 // (the URL, whose query may hold a filter on names or emails, is left out).
-func accessAttrs(r *http.Request, status int, d time.Duration) []slog.Attr {
+func accessAttrs(r *http.Request, route string, status int, d time.Duration) []slog.Attr {
 	ri := reqInfo(r.Context())
 	org := ri.org
 	if org == "" {
@@ -113,7 +113,7 @@ func accessAttrs(r *http.Request, status int, d time.Duration) []slog.Attr {
 	}
 	return []slog.Attr{
 		slog.String("method", r.Method),
-		slog.String("route", routePattern(r)),
+		slog.String("route", route),
 		slog.Int("status", status),
 		slog.String("request_id", ri.id),
 		slog.String("org_id", org),

@@ -37,8 +37,8 @@ func newMetrics(extra ...prometheus.Collector) *metrics {
 	return m
 }
 
-func (m *metrics) observe(r *http.Request, status int, d time.Duration) {
-	route := routePattern(r)
+// observe counts a request to route (its pattern, routePattern) and its duration.
+func (m *metrics) observe(r *http.Request, route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
 }
