@@ -83,15 +83,16 @@ const memberChunk = 1000
 // connection, and a group of any size costs bounded memory.
 func (s *Store) EachMember(ctx context.Context, org string, groups []string, fn func(group string, m directory.Member) error) error {
 	firsts := make([][]directory.Member, len(groups))
-	b := &pgx.Batch{}
-	for i, g := range groups {
-		b.Queue(memberChunkSQL, org, g, "").Query(func(rows pgx.Rows) error {
-			var err error
-			firsts[i], err = pgx.CollectRows(rows, scanMember)
-			return err
-		})
-	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	err := s.readBatch(ctx, func(b *pgx.Batch) {
+		for i, g := range groups {
+			b.Queue(memberChunkSQL, org, g, "").Query(func(rows pgx.Rows) error {
+				var err error
+				firsts[i], err = pgx.CollectRows(rows, scanMember)
+				return err
+			})
+		}
+	})
+	if err != nil {
 		return err
 	}
 	for i, g := range groups {
@@ -105,11 +106,15 @@ func (s *Store) EachMember(ctx context.Context, org string, groups []string, fn 
 			if len(chunk) < memberChunk {
 				break
 			}
-			rows, err := s.pool.Query(ctx, memberChunkSQL, org, g, chunk[len(chunk)-1].Value)
+			after := chunk[len(chunk)-1].Value
+			err := s.readBatch(ctx, func(b *pgx.Batch) {
+				b.Queue(memberChunkSQL, org, g, after).Query(func(rows pgx.Rows) error {
+					var err error
+					chunk, err = pgx.CollectRows(rows, scanMember)
+					return err
+				})
+			})
 			if err != nil {
-				return err
-			}
-			if chunk, err = pgx.CollectRows(rows, scanMember); err != nil {
 				return err
 			}
 		}

@@ -103,9 +103,11 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 	var out []T
 	if l.filtered {
 		if q.Count > 0 {
-			b := &pgx.Batch{}
-			queuePageOf(l, b, nil, false, q.Count, offset, scan, &out, nil)
-			if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			err := s.readBatch(ctx, func(b *pgx.Batch) {
+				out = nil
+				queuePageOf(l, b, nil, false, q.Count, offset, scan, &out, nil)
+			})
+			if err != nil {
 				return nil, directory.PageInfo{}, err
 			}
 			// A short page ends the selection, so it tells the total, unless it is empty past
@@ -121,30 +123,30 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 	if offset == 0 && q.Count > 0 {
 		// The first page is read forwards whatever the total: both in one round trip.
 		var total int
-		b := &pgx.Batch{}
-		l.queueTotal(b, &total)
-		queuePageOf(l, b, nil, false, q.Count, 0, scan, &out, nil)
-		err := s.pool.SendBatch(ctx, b).Close()
+		err := s.readBatch(ctx, func(b *pgx.Batch) {
+			out = nil
+			l.queueTotal(b, &total)
+			queuePageOf(l, b, nil, false, q.Count, 0, scan, &out, nil)
+		})
 		return out, directory.PageInfo{Total: total}, err
 	}
 	var total int
-	b := &pgx.Batch{}
-	l.queueTotal(b, &total)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.readBatch(ctx, func(b *pgx.Batch) { l.queueTotal(b, &total) }); err != nil {
 		return nil, directory.PageInfo{}, err
 	}
 	if q.Count == 0 || offset >= total {
 		return nil, directory.PageInfo{Total: total}, nil
 	}
 	n := min(q.Count, total-offset)
-	b = &pgx.Batch{}
-	if after := total - offset - n; after < offset {
-		// Nearer the end: the n rows before the last `after`, in the reverse order.
-		queuePageOf(l, b, nil, true, n, after, scan, &out, nil)
-	} else {
-		queuePageOf(l, b, nil, false, n, offset, scan, &out, nil)
-	}
-	err := s.pool.SendBatch(ctx, b).Close()
+	err := s.readBatch(ctx, func(b *pgx.Batch) {
+		out = nil
+		if after := total - offset - n; after < offset {
+			// Nearer the end: the n rows before the last `after`, in the reverse order.
+			queuePageOf(l, b, nil, true, n, after, scan, &out, nil)
+		} else {
+			queuePageOf(l, b, nil, false, n, offset, scan, &out, nil)
+		}
+	})
 	return out, directory.PageInfo{Total: total}, err
 }
 
@@ -166,14 +168,15 @@ func byCursor[T any](ctx context.Context, s *Store, l *listing, q directory.Quer
 		cur, keyset = c, l.keyset(at, c.Before)
 	}
 	info := directory.PageInfo{Total: directory.Uncounted}
-	b := &pgx.Batch{}
-	if !l.filtered {
-		l.queueTotal(b, &info.Total)
+	queueTotal := func(b *pgx.Batch) {
+		if !l.filtered {
+			l.queueTotal(b, &info.Total)
+		}
 	}
 	if q.Count == 0 {
 		var err error
 		if !l.filtered {
-			err = s.pool.SendBatch(ctx, b).Close()
+			err = s.readBatch(ctx, queueTotal)
 		} else if cur == nil {
 			info.Total, err = l.count(ctx, s)
 		}
@@ -183,8 +186,12 @@ func byCursor[T any](ctx context.Context, s *Store, l *listing, q directory.Quer
 	// One resource more than the page tells whether there are more in the direction read.
 	var out []T
 	var keys []rowKey
-	queuePageOf(l, b, keyset, before, q.Count+1, 0, scan, &out, &keys)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	err := s.readBatch(ctx, func(b *pgx.Batch) {
+		out, keys = nil, nil
+		queueTotal(b)
+		queuePageOf(l, b, keyset, before, q.Count+1, 0, scan, &out, &keys)
+	})
+	if err != nil {
 		return nil, directory.PageInfo{}, err
 	}
 	if before && len(out) == 0 {
@@ -201,7 +208,6 @@ func byCursor[T any](ctx context.Context, s *Store, l *listing, q directory.Quer
 	// The next page is after the last resource, the previous one before the first. A page read
 	// forwards has a next one if it found more, and a previous one unless it is the first; a
 	// page read backwards the other way round.
-	var err error
 	if n := len(keys); n > 0 && (more || before) {
 		if info.NextCursor, err = s.cursors.seal(ctx, fp, false, keys[n-1]); err != nil {
 			return nil, directory.PageInfo{}, err

@@ -35,6 +35,21 @@ func (r retriedRow) Scan(dest ...any) error {
 	return err
 }
 
+// readBatch sends the reads that queue puts in a batch, outside a transaction, and sends them
+// once more on another connection when the connection failed under them (readAgain), as row
+// does for one read. queue runs anew for the second attempt: it must reset what its reads fill.
+func (s *Store) readBatch(ctx context.Context, queue func(b *pgx.Batch)) error {
+	b := &pgx.Batch{}
+	queue(b)
+	err := s.pool.SendBatch(ctx, b).Close()
+	if readAgain(ctx, err) {
+		b = &pgx.Batch{}
+		queue(b)
+		err = s.pool.SendBatch(ctx, b).Close()
+	}
+	return err
+}
+
 // readAgain reports whether a read that failed with err should run once more: the database was
 // unavailable to it (Unavailable: its connection lost or closed, its backend terminated...)
 // while the caller still waits. Not when the pool had no connection to give in time or is

@@ -89,8 +89,36 @@ func TestReadsSurviveALostConnection(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // the backend is gone
 		},
 	}
+	g, err := dir.CreateGroup(ctx, actor, map[string]any{"displayName": "Engineers",
+		"members": []any{map[string]any{"value": u.ID}}})
+	require.NoError(t, err)
+	sw, err := filter.Parse(registry(t).User, `userName sw "ada"`)
+	require.NoError(t, err)
+	_, err = dir.CreateUser(ctx, actor, map[string]any{"userName": "bob@example.com"})
+	require.NoError(t, err)
+	page := func(q directory.Query, total, n int) func() error {
+		return func() error {
+			p, err := dir.ListUsers(ctx, actor, q)
+			if err == nil && (p.Total != total || len(p.Resources) != n) {
+				err = fmt.Errorf("total %d, %d resources", p.Total, len(p.Resources))
+			}
+			return err
+		}
+	}
 	reads := map[string]func() error{
-		"user by id": func() error { _, err := dir.GetUser(ctx, actor, u.ID, schema.Projection{}); return err },
+		"user by id":          func() error { _, err := dir.GetUser(ctx, actor, u.ID, schema.Projection{}); return err },
+		"first page":          page(directory.Query{StartIndex: 1, Count: 10}, 2, 2),
+		"page past the first": page(directory.Query{StartIndex: 2, Count: 10}, 2, 1),
+		"filtered page":       page(directory.Query{Filter: sw, StartIndex: 1, Count: 10}, 1, 1),
+		"cursor page":         page(directory.Query{ByCursor: true, Count: 10}, 2, 2),
+		"group members": func() error {
+			n := 0
+			err := dir.EachMember(ctx, actor, []string{g.ID}, func(string, directory.Member) error { n++; return nil })
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d members", n)
+			}
+			return err
+		},
 		"userName eq": func() error {
 			p, err := dir.ListUsers(ctx, actor, directory.Query{Filter: f, StartIndex: 1, Count: 10})
 			if err == nil && p.Total != 1 {
