@@ -90,6 +90,10 @@ func Connect(ctx context.Context, url string, create bool, opts Options) (*pgxpo
 }
 
 func (o Options) apply(cfg *pgxpool.Config) {
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		encodeUUIDText(c)
+		return nil
+	}
 	cfg.MaxConns = o.MaxConns
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
@@ -121,4 +123,33 @@ func TestUnavailable(t *testing.T) {
 
 	require.False(t, postgres.Unavailable(errors.New("anything else")))
 	require.False(t, postgres.Unavailable(pgx.ErrNoRows))
+}
+
+// TestIDListsGoAsBinaryUUIDs: a []string for a uuid[] parameter is encoded in binary on the
+// pool's connections (encodeUUIDText), not after a failed attempt, and means the same; a string
+// that is not a uuid is still PostgreSQL's error to give.
+func TestIDListsGoAsBinaryUUIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := postgres.Connect(ctx, dbtest.URL(t), false, postgres.Options{})
+	require.NoError(t, err)
+	defer pool.Close()
+	ids := []string{"01a23237-1a0c-7ed7-9a78-88e8ad9499f7", "00000000-0000-4000-8000-000000000000"}
+	c, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	_, err = c.Conn().TypeMap().Encode(pgtype.UUIDArrayOID, pgtype.BinaryFormatCode, ids, nil)
+	c.Release()
+	require.NoError(t, err)
+
+	var got []string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT $1::uuid[]::text[]", ids).Scan(&got))
+	require.Equal(t, ids, got)
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM unnest($1::uuid[]) u WHERE u = $2", ids, ids[1]).Scan(&n))
+	require.Equal(t, 1, n)
+
+	err = pool.QueryRow(ctx, "SELECT $1::uuid[]::text[]", []string{"not-a-uuid"}).Scan(&got)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "22P02", pgErr.Code) // invalid_text_representation
 }
