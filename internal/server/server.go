@@ -143,11 +143,13 @@ func onAdminListener(r *http.Request) bool {
 }
 
 // responseBuffers recycles the buffers responses are encoded into: one per request otherwise,
-// a tenth of what a GET allocated. Buffers grown past maxPooledResponse (large list pages) are
-// left to the garbage collector rather than kept.
+// a tenth of what a GET allocated. Buffers grown past maxPooledResponse are left to the garbage
+// collector rather than kept. It holds a page of 100 users (about 140 KB, the page size
+// identity providers ask for): at 64 KB such pages grew a new buffer every time, 470 KB of
+// allocation per page and 40% of all, which cost a tenth of their throughput in the collector.
 var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-const maxPooledResponse = 64 << 10
+const maxPooledResponse = 256 << 10
 
 // writeJSON writes body with SCIM's media type.
 func (s *server) writeJSON(w http.ResponseWriter, status int, body any) {
