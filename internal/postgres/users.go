@@ -312,8 +312,8 @@ func (r *userRow) ScanRow(rows pgx.Rows) error {
 		u.Direct.Products = nil
 	}
 	if multi != nil {
-		var m map[string][]any
-		if err := json.Unmarshal(multi, &m); err != nil {
+		m, err := decodeMultiValued(multi)
+		if err != nil {
 			return err
 		}
 		for attr, list := range m {
