@@ -40,7 +40,8 @@ func (s *server) publicRoot(r *http.Request) string {
 func (s *server) render(r *http.Request, rt *schema.ResourceType, res *directory.Resource, pr schema.Projection) map[string]any {
 	doc := res.Doc
 	doc["id"] = res.ID
-	location := s.baseURL(r) + rt.Endpoint + "/" + res.ID
+	base := s.baseURL(r)
+	location := base + rt.Endpoint + "/" + res.ID
 	doc["meta"] = map[string]any{
 		"resourceType": rt.Name,
 		"created":      res.Created.UTC().Format(time.RFC3339Nano),
@@ -51,14 +52,14 @@ func (s *server) render(r *http.Request, rt *schema.ResourceType, res *directory
 	if groups, ok := doc["groups"].([]any); ok {
 		for _, g := range groups {
 			if m, ok := g.(map[string]any); ok {
-				m["$ref"] = s.baseURL(r) + "/Groups/" + m["value"].(string)
+				m["$ref"] = base + "/Groups/" + m["value"].(string)
 			}
 		}
 	}
 	if m, ok := doc[schema.EnterpriseUserURN].(map[string]any); ok {
 		if mgr, ok := m["manager"].(map[string]any); ok {
 			if id, ok := mgr["value"].(string); ok {
-				mgr["$ref"] = s.baseURL(r) + "/Users/" + id
+				mgr["$ref"] = base + "/Users/" + id
 			}
 		}
 	}
