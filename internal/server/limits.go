@@ -322,10 +322,11 @@ func (l *orgLimiter) acquire(ctx context.Context, org string) (release func(), e
 	}
 }
 
-// withOrgLimit holds a slot of the request's organization while the request runs: no
-// organization can have more than OrgConcurrency requests in progress, so one tenant's slow
-// or stalled requests cannot take every database connection from the others. A request that
-// finds no slot within OrgWait is answered 503 with Retry-After.
+// withOrgLimit holds a slot of the request's organization while the request works, until the
+// first byte of its answer (slotWriter): no organization can have more than OrgConcurrency
+// requests in progress, so one tenant's slow or stalled requests cannot take every database
+// connection from the others. A request that finds no slot within OrgWait is answered 503
+// with Retry-After.
 func (s *server) withOrgLimit(next http.Handler) http.Handler {
 	if s.orgSlots == nil {
 		return next
@@ -342,7 +343,31 @@ func (s *server) withOrgLimit(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		defer release()
-		next.ServeHTTP(w, r)
+		sw := &slotWriter{ResponseWriter: w, release: release}
+		defer sw.free()
+		next.ServeHTTP(sw, r)
 	})
 }
+
+// slotWriter gives the organization's slot back at the first byte of the answer: from then on
+// the request only writes to its client (a group's members are read in chunks without holding
+// a connection), and a client that stalls there must not keep its organization's other
+// requests waiting for the write timeout.
+type slotWriter struct {
+	http.ResponseWriter
+	release func()
+}
+
+func (w *slotWriter) free() {
+	if w.release != nil {
+		w.release()
+		w.release = nil
+	}
+}
+
+func (w *slotWriter) Write(b []byte) (int, error) {
+	w.free()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *slotWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

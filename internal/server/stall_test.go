@@ -10,26 +10,28 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/scimd/scimd/internal/server"
 )
 
-// Clients that ask for a huge group and never read must not hold database connections while
-// scimd waits to write to them: another organization's requests stay fast.
-func TestStalledReadersLeaveOthersFast(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	other := e.otherOrg()
-	ctx := context.Background()
+// hugeGroup is a group of 20,000 members, whose answer is far larger than a socket's buffers.
+func hugeGroup(t *testing.T, e *env) string {
+	t.Helper()
 	gid := e.group("Everyone")
-	_, err := e.pool.Exec(ctx, `WITH u AS (
+	_, err := e.pool.Exec(context.Background(), `WITH u AS (
 			INSERT INTO users (org_id, id, user_name, display_name)
 			SELECT $1, gen_random_uuid(), 'member-' || i || '@example.com', 'A member with a long enough display name ' || i
 			FROM generate_series(1, 20000) i RETURNING id)
 		INSERT INTO group_members (org_id, group_id, member_id, member_type) SELECT $1, $2, id, 'User' FROM u`, e.org, gid)
 	require.NoError(t, err)
+	return gid
+}
 
-	stalled := 3 * int(e.pool.Config().MaxConns)
+// stallReaders sends n requests for the group on connections that never read their answers.
+func stallReaders(t *testing.T, e *env, gid string, n int) {
+	t.Helper()
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
-	for range stalled {
+	for range n {
 		conn, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { conn.Close() })
@@ -38,6 +40,31 @@ func TestStalledReadersLeaveOthersFast(t *testing.T) {
 		require.NoError(t, err)
 	}
 	time.Sleep(500 * time.Millisecond) // the stalled requests are being written
+}
+
+// Readers of their own organization's answers that stall keep no slot of it: once an answer
+// is being written, the organization's other requests are served.
+func TestStalledReadersKeepNoSlotOfTheirOrganization(t *testing.T) {
+	t.Parallel()
+	const limit = 2
+	e := newEnvWith(t, func(d *server.Deps) { d.OrgConcurrency, d.OrgWait = limit, 300*time.Millisecond })
+	stallReaders(t, e, hugeGroup(t, e), 2*limit)
+	start := time.Now()
+	for range 5 {
+		e.must(http.StatusOK, http.MethodGet, "/Users?count=10", nil, nil)
+	}
+	require.Less(t, time.Since(start), 2*time.Second, "the organization's requests waited on its stalled readers")
+}
+
+// Clients that ask for a huge group and never read must not hold database connections while
+// scimd waits to write to them: another organization's requests stay fast.
+func TestStalledReadersLeaveOthersFast(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := e.otherOrg()
+	gid := hugeGroup(t, e)
+	stalled := 3 * int(e.pool.Config().MaxConns)
+	stallReaders(t, e, gid, stalled)
 	client := &http.Client{Timeout: 5 * time.Second}
 	for range 5 {
 		req, err := http.NewRequest(http.MethodGet, other.srv.URL+"/scim/v2/Users?count=10", nil)
