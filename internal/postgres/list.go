@@ -104,7 +104,6 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 	if l.filtered {
 		if q.Count > 0 {
 			err := s.readBatch(ctx, func(b *pgx.Batch) {
-				out = nil
 				queuePageOf(l, b, nil, false, q.Count, offset, scan, &out, nil)
 			})
 			if err != nil {
@@ -124,7 +123,6 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 		// The first page is read forwards whatever the total: both in one round trip.
 		var total int
 		err := s.readBatch(ctx, func(b *pgx.Batch) {
-			out = nil
 			l.queueTotal(b, &total)
 			queuePageOf(l, b, nil, false, q.Count, 0, scan, &out, nil)
 		})
@@ -139,7 +137,6 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 	}
 	n := min(q.Count, total-offset)
 	err := s.readBatch(ctx, func(b *pgx.Batch) {
-		out = nil
 		if after := total - offset - n; after < offset {
 			// Nearer the end: the n rows before the last `after`, in the reverse order.
 			queuePageOf(l, b, nil, true, n, after, scan, &out, nil)
@@ -187,7 +184,6 @@ func byCursor[T any](ctx context.Context, s *Store, l *listing, q directory.Quer
 	var out []T
 	var keys []rowKey
 	err := s.readBatch(ctx, func(b *pgx.Batch) {
-		out, keys = nil, nil
 		queueTotal(b)
 		queuePageOf(l, b, keyset, before, q.Count+1, 0, scan, &out, &keys)
 	})
@@ -327,10 +323,15 @@ func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) st
 		pageKeys.String(), columns, from, a, keys.String(), choose, offset, a, a, l.order(l.desc, page))
 }
 
-// queuePageOf queues the read of a page (pageSQL), appending its resources to out and, when
-// keys is not nil, their keys to keys.
+// queuePageOf queues the read of a page (pageSQL) into out and, when keys is not nil, its keys
+// into keys. Both are emptied as it is queued, so that a batch queued anew (readBatch) starts
+// from nothing.
 func queuePageOf[T any](l *listing, b *pgx.Batch, keyset *condition, reverse bool, limit, offset int,
 	scan func(pgx.Row) (T, error), out *[]T, keys *[]rowKey) {
+	*out = nil
+	if keys != nil {
+		*keys = nil
+	}
 	args := l.q.args
 	if keyset != nil {
 		args = keyset.args

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -22,10 +23,10 @@ var errWire = errors.New("malformed value")
 
 // wireRow decodes the columns of one row; the first error sticks, with its column.
 type wireRow struct {
-	vals   [][]byte
-	binary []bool // whether each value is in binary format (else text)
-	err    error
-	col    int
+	vals [][]byte
+	fds  []pgconn.FieldDescription
+	err  error
+	col  int
 }
 
 // newWireRow holds the current row of rows to the column types want, in order. pgx asks for
@@ -35,19 +36,20 @@ func newWireRow(rows pgx.Rows, want []uint32) (*wireRow, error) {
 	if len(fds) != len(want) {
 		return nil, fmt.Errorf("a result of %d columns, not %d", len(fds), len(want))
 	}
-	r := &wireRow{vals: rows.RawValues(), binary: make([]bool, len(fds))}
 	for i, fd := range fds {
 		if fd.DataTypeOID != want[i] {
 			return nil, fmt.Errorf("column %d (%s) is of type %d, not %d", i, fd.Name, fd.DataTypeOID, want[i])
 		}
-		r.binary[i] = fd.Format == pgx.BinaryFormatCode
 	}
-	return r, nil
+	return &wireRow{vals: rows.RawValues(), fds: fds}, nil
 }
+
+// binary says whether the value of column i is in binary format (else text).
+func (r *wireRow) binary(i int) bool { return r.fds[i].Format == pgx.BinaryFormatCode }
 
 // bin is the value of column i, which must be in binary format.
 func (r *wireRow) bin(i int) []byte {
-	if !r.binary[i] {
+	if !r.binary(i) {
 		r.fail(i, fmt.Errorf("%w: not in binary format", errWire))
 		return nil
 	}
@@ -90,7 +92,7 @@ func (r *wireRow) timestamptz(i int) time.Time {
 // the text), nil for SQL NULL.
 func (r *wireRow) jsonb(i int) []byte {
 	b := r.vals[i]
-	if b == nil || !r.binary[i] {
+	if b == nil || !r.binary(i) {
 		return b
 	}
 	if len(b) == 0 || b[0] != 1 {

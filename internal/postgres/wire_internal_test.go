@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/stretchr/testify/require"
 )
@@ -16,11 +17,22 @@ func encode(t *testing.T, oid uint32, v any) []byte {
 	return b
 }
 
+// formats describes columns in binary format, or text where false.
+func formats(binary ...bool) []pgconn.FieldDescription {
+	fds := make([]pgconn.FieldDescription, len(binary))
+	for i, b := range binary {
+		if b {
+			fds[i].Format = pgtype.BinaryFormatCode
+		}
+	}
+	return fds
+}
+
 // TestWireRowDecodesWhatPgxEncodes checks the decoders of wire.go against pgx's encoders.
 func TestWireRowDecodesWhatPgxEncodes(t *testing.T) {
 	texts := []pgtype.Text{{String: "a", Valid: true}, {}, {String: "", Valid: true}, {String: "Zoë 日本", Valid: true}}
 	times := []time.Time{time.Date(2026, 12, 1, 15, 4, 5, 123456000, time.UTC), time.Date(1969, 7, 20, 20, 17, 40, 1000, time.UTC)}
-	row := wireRow{binary: []bool{true, true, true, true, true, true, true, true, true, false}, vals: [][]byte{
+	row := wireRow{fds: formats(true, true, true, true, true, true, true, true, true, false), vals: [][]byte{
 		encode(t, pgtype.Int8OID, int64(-42)),
 		encode(t, pgtype.BoolOID, true),
 		encode(t, pgtype.TimestamptzOID, times[0]),
@@ -72,10 +84,10 @@ func TestWireRowRefusesMalformedValues(t *testing.T) {
 		"array cut":          {arr[:len(arr)-1], func(r *wireRow) { r.strings(0) }},
 		"array two dims":     {encode(t, pgtype.TextArrayOID, [][]string{{"a"}, {"b"}}), func(r *wireRow) { r.strings(0) }},
 		"NULL element":       {withNull, func(r *wireRow) { r.strings(0) }},
-		"int8 in text":       {[]byte("42"), func(r *wireRow) { r.binary[0] = false; r.int8(0) }},
+		"int8 in text":       {[]byte("42"), func(r *wireRow) { r.fds = formats(false); r.int8(0) }},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := wireRow{vals: [][]byte{c.val}, binary: []bool{true}}
+			r := wireRow{vals: [][]byte{c.val}, fds: formats(true)}
 			c.decode(&r)
 			require.ErrorIs(t, r.err, errWire)
 			require.Equal(t, 0, r.col)
