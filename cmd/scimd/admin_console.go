@@ -30,7 +30,7 @@ func publicRoot(getenv func(string) string) string {
 
 // linkURL is the absolute URL of a sign-in link.
 func linkURL(root string, l *directory.IssuedLink) string {
-	return strings.TrimRight(root, "/") + console.Path + "/link/" + l.Value
+	return console.LinkURL(root, l.Value)
 }
 
 func consoleLinkCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -339,9 +340,17 @@ func TestServeDemo(t *testing.T) {
 	// The link signs the demo admin in to the console.
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	res, err := (&http.Client{Jar: jar}).Get(link)
+	client := &http.Client{Jar: jar}
+	res, err := client.Get(link)
 	require.NoError(t, err)
 	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	confirm := regexp.MustCompile(`name="confirm" value="([^"]+)"`).FindStringSubmatch(string(page))
+	require.NotNil(t, confirm, "the link's page and its button:\n%s", page)
+	res, err = client.PostForm(link, url.Values{"confirm": {confirm[1]}})
+	require.NoError(t, err)
+	page, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.Equal(t, "/console/", res.Request.URL.Path)

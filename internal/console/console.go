@@ -46,6 +46,11 @@ func PublicRoot(scimBase string) string {
 // RedirectURI is the OpenID Connect redirect URI to register for a scimd at root.
 func RedirectURI(root string) string { return strings.TrimRight(root, "/") + CallbackPath }
 
+// LinkURL is the URL of the sign-in link with secret for a scimd at root.
+func LinkURL(root, secret string) string {
+	return strings.TrimRight(root, "/") + Path + linkPath + secret
+}
+
 // Deps are what the console needs.
 type Deps struct {
 	Directory *directory.Service

@@ -15,16 +15,41 @@ import (
 
 // Black-box expectations of the console over HTTP, against a real scimd and PostgreSQL.
 
-func TestSignInLinkWorksOnce(t *testing.T) {
+// A sign-in link signs in once, from its page's button. Opening it changes nothing, however
+// often: mail scanners and chat previews open links before their recipient does. A
+// confirmation without the page's token in both its cookie and its form (another site's form,
+// a browser that did not open the page) is refused and leaves the link as it was.
+func TestSignInLinkWorksOnceFromItsPage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	link := e.link(e.boss)
 
-	p := e.browser().get(link)
+	for range 2 { // a scanner, without cookies
+		p := e.browser().get(link)
+		require.Equal(t, http.StatusOK, p.status)
+		require.False(t, p.usersTab())
+		require.Contains(t, p.body, "This single-use link signs you in")
+	}
+	forger := e.browser()
+	p := forger.post(link, url.Values{"confirm": {"forged"}}, false)
+	require.Equal(t, http.StatusForbidden, p.status)
+	require.Contains(t, p.body, "was not confirmed from the link")
+	require.Equal(t, http.StatusOK, forger.get(link).status)
+	p = forger.post(link, url.Values{"confirm": {"forged"}}, false)
+	require.Equal(t, http.StatusForbidden, p.status, "the page's cookie with another token")
+	require.False(t, p.usersTab())
+
+	b := e.browser()
+	p = b.useLink(link)
 	require.True(t, p.usersTab(), "the link signs in and lands on the users tab:\n%s", p.body)
 	require.Equal(t, console.Path+"/", p.url.Path)
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	for _, ck := range b.client.Jar.Cookies(u) {
+		require.NotEqual(t, "scimd_link", ck.Name, "the confirmation's cookie is spent")
+	}
 
-	p = e.browser().get(link)
+	p = e.browser().useLink(link)
 	require.Equal(t, http.StatusForbidden, p.status)
 	require.Contains(t, p.body, "This sign-in link is not valid")
 	require.False(t, p.usersTab())
@@ -68,7 +93,7 @@ func TestUsersFilterFindsByPartOfTheEmail(t *testing.T) {
 	e.user(`{"userName":"ada.lovelace@example.com","name":{"givenName":"Ada","familyName":"Lovelace"}}`)
 	e.user(`{"userName":"grace.hopper@example.com","name":{"givenName":"Grace","familyName":"Hopper"}}`)
 	b := e.browser()
-	b.get(e.link(e.boss))
+	b.useLink(e.link(e.boss))
 
 	p := b.get(console.Path + "/users?q=" + url.QueryEscape("LOVEL"))
 	require.Equal(t, http.StatusOK, p.status)
@@ -89,7 +114,7 @@ func TestPostWithoutItsAntiForgeryTokenIsForbidden(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
-	b.get(e.link(e.boss))
+	b.useLink(e.link(e.boss))
 	add := url.Values{"email": {"eve@example.com"}, "role": {"admin"}}
 
 	p := b.post(console.Path+"/users", add, false)
@@ -122,7 +147,7 @@ func TestSessionEndsWhenTheAdminIsSuspendedThroughSCIM(t *testing.T) {
 	e := newEnv(t)
 	ada := e.user(`{"userName":"ada@example.com","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
 	b := e.browser()
-	require.True(t, b.get(e.link(ada)).usersTab())
+	require.True(t, b.useLink(e.link(ada)).usersTab())
 	require.True(t, b.get(console.Path+"/users").usersTab())
 
 	res := e.scim(http.MethodPatch, "/Users/"+ada,
@@ -134,7 +159,7 @@ func TestSessionEndsWhenTheAdminIsSuspendedThroughSCIM(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, p.status)
 	require.Contains(t, p.body, "Sign in to the Organization Center")
 	// And a new sign-in says why.
-	p = e.browser().get(e.link(e.boss))
+	p = e.browser().useLink(e.link(e.boss))
 	require.True(t, p.usersTab())
 	e.person("ada@example.com", true)
 	p = e.browser().signInOIDC("ada@example.com")
@@ -147,7 +172,7 @@ func TestReadOnlyAdminSeesNoEditControlsAndForgedWritesAreRefused(t *testing.T) 
 	e := newEnv(t)
 	reader := e.user(`{"userName":"reader@example.com","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin-readonly"}}`)
 	b := e.browser()
-	p := b.get(e.link(reader))
+	p := b.useLink(e.link(reader))
 	require.True(t, p.usersTab())
 	require.Contains(t, p.body, "You are a read-only admin")
 	require.NotContains(t, p.body, `action="`+console.Path+`/users" novalidate`, "no add form")
@@ -180,7 +205,7 @@ func TestAddUserRefusalsAreShownByTheirField(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
-	b.get(e.link(e.boss))
+	b.useLink(e.link(e.boss))
 	for _, tc := range []struct {
 		form   url.Values
 		status int
@@ -213,7 +238,7 @@ func TestConsoleSpeaksTheAdminsLanguage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	fr := e.user(`{"userName":"fr@example.com","preferredLanguage":"fr-CA, en;q=0.5","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
-	p := e.browser().get(e.link(fr))
+	p := e.browser().useLink(e.link(fr))
 	require.Equal(t, http.StatusOK, p.status)
 	require.Contains(t, p.body, `<html lang="fr">`)
 	require.Contains(t, p.body, "<h1>Utilisateurs</h1>")
@@ -232,7 +257,7 @@ func TestConsoleSpeaksTheAdminsLanguage(t *testing.T) {
 	nl := "nl-NL"
 	require.NoError(t, e.orgs.ChangeOrg(e.ctx, e.org, orgs.OrgChange{DefaultLocale: &nl}))
 	hi := e.user(`{"userName":"hi@example.com","preferredLanguage":"hi","urn:scimd:schemas:extension:2.0:User":{"orgRole":"admin"}}`)
-	p = e.browser().get(e.link(hi))
+	p = e.browser().useLink(e.link(hi))
 	require.Contains(t, p.body, `<html lang="nl">`)
 	require.Contains(t, p.body, "<h1>Gebruikers</h1>")
 }

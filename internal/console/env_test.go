@@ -188,6 +188,18 @@ func (b *browser) csrf() string {
 	return m[1]
 }
 
+var confirmField = regexp.MustCompile(`name="confirm" value="([^"]+)"`)
+
+// useLink opens a sign-in link and presses its page's button, as a person does.
+func (b *browser) useLink(link string) page {
+	b.e.t.Helper()
+	p := b.get(link)
+	require.Equal(b.e.t, http.StatusOK, p.status, "the link's page:\n%s", p.body)
+	m := confirmField.FindStringSubmatch(p.body)
+	require.NotNil(b.e.t, m, "the link's page has its button:\n%s", p.body)
+	return b.post(link, url.Values{"confirm": {m[1]}}, false)
+}
+
 var idpForm = regexp.MustCompile(`name="id" value="([^"]+)"`)
 
 // signInOIDC signs in through the organization's identity provider as email (password "pw"):

@@ -9,8 +9,9 @@ import (
 
 // routes is the whole console, relative to Path. Every request carries the security headers
 // and has its session checked by the directory; every request other than GET and HEAD needs a
-// session and its anti-forgery token before it is routed (withCSRF). Pages other than sign-in
-// answer the sign-in page without a session.
+// session and its anti-forgery token before it is routed (withCSRF), but the confirmation of
+// a sign-in link, which comes before any session and carries a token of its own (linkPath,
+// confirmLink). Pages other than sign-in answer the sign-in page without a session.
 func (c *console) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(c.withHeaders, c.withSession, c.withCSRF)
@@ -31,7 +32,8 @@ func (c *console) routes() http.Handler {
 	r.Get("/", c.home)
 	r.Get("/login", c.login)
 	r.Get("/oidc/callback", c.callback)
-	r.Get("/link/{token}", c.link)
+	r.Get(linkPath+"{token}", c.link)
+	r.Post(linkPath+"{token}", c.confirmLink)
 	r.Post("/signout", c.signOut)
 
 	r.Group(func(r chi.Router) {

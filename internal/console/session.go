@@ -5,6 +5,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
 )
@@ -101,7 +104,8 @@ func (c *console) withSession(next http.Handler) http.Handler {
 
 // withCSRF refuses, before routing, every request that may change something (anything but GET
 // and HEAD) unless it comes from a signed-in admin with the session's anti-forgery token, in
-// the form field csrf or the header X-CSRF-Token.
+// the form field csrf or the header X-CSRF-Token. The one exception is the confirmation of a
+// sign-in link, which has no session to take a token from: confirmLink checks its own.
 func (c *console) withCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -109,6 +113,10 @@ func (c *console) withCSRF(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if r.Method == http.MethodPost && strings.HasPrefix(routePath(r), linkPath) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		want := csrfOf(r)
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
@@ -121,6 +129,14 @@ func (c *console) withCSRF(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// routePath is the request's path below the console's Path, as the console's router sees it.
+func routePath(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePath != "" {
+		return rc.RoutePath
+	}
+	return strings.TrimPrefix(r.URL.Path, Path)
 }
 
 // signedIn answers the sign-in page to a request without a session.

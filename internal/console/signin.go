@@ -287,8 +287,40 @@ func (c *console) opened(w http.ResponseWriter, r *http.Request, admin *director
 	http.Redirect(w, r, c.base(r)+"/", http.StatusSeeOther)
 }
 
-// link signs in with a sign-in link.
+// linkPath is where sign-in links lead, below Path; the link's secret follows.
+const linkPath = "/link/"
+
+// linkCookie carries the confirmation token of a sign-in link's page (link, confirmLink).
+const linkCookie = "scimd_link"
+
+// linkConfirmTime is how long the page of a sign-in link may wait for its button.
+const linkConfirmTime = 15 * time.Minute
+
+// link answers a sign-in link with a page whose button signs in (confirmLink); opening the
+// link changes nothing. Mail and chat services open the links of messages before the recipient
+// does (Microsoft Defender's Safe Links, Slack's previews), and a single-use link used up by
+// that visit would leave the admin a dead one. The page gives the browser a random token twice,
+// in a cookie and in its form; the confirmation must carry both, so that no other site can
+// sign a browser in with a link of its own (login forgery): it cannot read the page's token,
+// and a SameSite=Lax cookie does not go with another site's POST.
 func (c *console) link(w http.ResponseWriter, r *http.Request) {
+	token := random()
+	c.setCookie(w, r, linkCookie, token, c.base(r)+linkPath, int(linkConfirmTime.Seconds()))
+	v := c.view(r)
+	v.Title = v.T("signin.title")
+	v.Data = token
+	c.render(w, r, http.StatusOK, "link", v)
+}
+
+// confirmLink signs in with a sign-in link, from the button of its page (link).
+func (c *console) confirmLink(w http.ResponseWriter, r *http.Request) {
+	ck, err := r.Cookie(linkCookie)
+	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("confirm"))) != 1 {
+		// The link is left as it was: opening it again gives a page that works.
+		c.message(w, r, http.StatusForbidden, "forbidden.title", c.view(r).T("link.unconfirmed"))
+		return
+	}
+	c.clearCookie(w, r, linkCookie, c.base(r)+linkPath)
 	admin, cookie, err := c.Directory.UseLink(r.Context(), chi.URLParam(r, "token"), c.Now())
 	c.opened(w, r, admin, cookie, err)
 }
