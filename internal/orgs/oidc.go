@@ -176,7 +176,28 @@ func checkIssuer(v string) (string, error) {
 	default:
 		return "", bad("it must use https (http only on a loopback address)")
 	}
+	if entraMultiTenant(u) {
+		return "", bad("it is Microsoft Entra ID's multi-tenant endpoint, whose tokens each name their user's own tenant; " +
+			"use the organization's tenant: https://login.microsoftonline.com/<tenant id>/v2.0 (Entra admin center, Overview, Tenant ID)")
+	}
 	return v, nil
+}
+
+// entraMultiTenant tells whether u is one of Microsoft Entra ID's multi-tenant authorities
+// (common, organizations, consumers). Their discovery documents name the issuer
+// https://login.microsoftonline.com/{tenantid}/v2.0, a template that no token carries, so no
+// sign-in through them could be verified; and an organization's admins belong to its tenant.
+func entraMultiTenant(u *url.URL) bool {
+	host := strings.ToLower(u.Hostname())
+	if !strings.HasPrefix(host, "login.microsoftonline.") && host != "login.windows.net" && host != "login.partner.microsoftonline.cn" {
+		return false
+	}
+	tenant, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	switch strings.ToLower(tenant) {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
 }
 
 func isLoopback(host string) bool {

@@ -45,6 +45,9 @@ func TestOIDCSettings(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, orgs.OIDCClient{Issuer: "http://127.0.0.1:9000", ClientID: "app-2", ClientSecret: "s3cret"}, *c)
 	require.Equal(t, "app-2", set.ClientID)
+	// A tenant's own Entra ID issuer is fine; the multi-tenant ones are refused below.
+	_, _, err = f.svc.SetOIDC(f.ctx, org, orgs.OIDCInput{Issuer: "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", ClientID: "app-2"})
+	require.NoError(t, err)
 
 	for _, tc := range []struct {
 		in   orgs.OIDCInput
@@ -54,6 +57,9 @@ func TestOIDCSettings(t *testing.T) {
 		{orgs.OIDCInput{Issuer: "http://idp.example.com", ClientID: "x"}, "must use https"},
 		{orgs.OIDCInput{Issuer: "https://idp.example.com/?tenant=1", ClientID: "x"}, "no query"},
 		{orgs.OIDCInput{Issuer: "idp.example.com", ClientID: "x"}, "absolute URL"},
+		{orgs.OIDCInput{Issuer: "https://login.microsoftonline.com/common/v2.0", ClientID: "x"}, "multi-tenant endpoint"},
+		{orgs.OIDCInput{Issuer: "https://login.microsoftonline.com/Organizations/v2.0", ClientID: "x"}, "use the organization's tenant"},
+		{orgs.OIDCInput{Issuer: "https://login.microsoftonline.us/consumers", ClientID: "x"}, "multi-tenant endpoint"},
 		{orgs.OIDCInput{Issuer: "https://idp.example.com", ClientID: " "}, "client_id is required"},
 		{orgs.OIDCInput{Issuer: "https://idp.example.com", ClientID: "x", ClientSecret: ptr(" ")}, "client_secret must be"},
 	} {
