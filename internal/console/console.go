@@ -69,6 +69,11 @@ type Deps struct {
 	Classify func(r *http.Request, err error) (status int)
 	// HTTPClient talks to identity providers; nil means one with a 10 second timeout.
 	HTTPClient *http.Client
+	// Failed counts a sign-in credential of the request's client that is not valid (a
+	// session cookie or a sign-in link) and returns how long that client must wait before
+	// the next is answered: while it is over its limit, the console answers 429 instead. It
+	// is the limit the server puts on failed tokens; nil for none.
+	Failed func(r *http.Request) time.Duration
 }
 
 // console serves the pages.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/orgs"
+	"github.com/scimd/scimd/internal/server"
 )
 
 // Black-box expectations of the console over HTTP, against a real scimd and PostgreSQL.
@@ -53,6 +54,35 @@ func TestSignInLinkWorksOnceFromItsPage(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, p.status)
 	require.Contains(t, p.body, "This sign-in link is not valid")
 	require.False(t, p.usersTab())
+}
+
+// Sign-in credentials that are not valid (used links, unknown session cookies) count against
+// the client's address with the limit on failed tokens: past it the console answers 429 with
+// Retry-After, and a valid session is never refused.
+func TestFailedSignInsAreLimitedByAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(d *server.Deps) { d.AuthFailureRate, d.AuthFailureBurst = 0.01, 3 })
+	link := e.link(e.boss)
+	good := e.browser()
+	require.True(t, good.useLink(link).usersTab())
+
+	bad := e.browser()
+	for range 3 {
+		p := bad.useLink(link)
+		require.Equal(t, http.StatusForbidden, p.status, "a used link, within the limit")
+	}
+	p := bad.useLink(link)
+	require.Equal(t, http.StatusTooManyRequests, p.status)
+	require.Contains(t, p.body, "Too many sign-ins with links or sessions that are not valid")
+	require.NotEmpty(t, p.header.Get("Retry-After"))
+
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+console.Path+"/users", nil)
+	require.NoError(t, err)
+	req.AddCookie(&http.Cookie{Name: "scimd_console", Value: "scimds_guess"})
+	p = e.browser().do(req)
+	require.Equal(t, http.StatusTooManyRequests, p.status, "a session cookie that is not valid")
+
+	require.True(t, good.get(console.Path+"/users").usersTab(), "the valid session still gets in")
 }
 
 func TestSignInThroughTheIdentityProvider(t *testing.T) {

@@ -47,7 +47,8 @@ type env struct {
 	logs  *logtest.Buffer
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts the environment; with sets server dependencies beyond the defaults.
+func newEnv(t testing.TB, with ...func(*server.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), pool: dbtest.New(t), logs: &logtest.Buffer{}}
 	t.Cleanup(func() {
@@ -65,8 +66,12 @@ func newEnv(t testing.TB) *env {
 	require.NoError(t, err)
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.idp = idptest.Start(t, console.RedirectURI("http://"+e.srv.Listener.Addr().String()))
-	e.srv.Config.Handler = server.NewServer(server.Deps{Directory: e.dir, Orgs: e.orgs, Schemas: reg, Ready: e.pool.Ping,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
+	deps := server.Deps{Directory: e.dir, Orgs: e.orgs, Schemas: reg, Ready: e.pool.Ping,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil))}
+	for _, f := range with {
+		f(&deps)
+	}
+	e.srv.Config.Handler = server.NewServer(deps)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 
@@ -127,9 +132,10 @@ type browser struct {
 	page page
 }
 
-// page is an answer: its status, final URL and body.
+// page is an answer: its status, headers, final URL and body.
 type page struct {
 	status int
+	header http.Header
 	url    *url.URL
 	body   string
 }
@@ -147,7 +153,7 @@ func (b *browser) do(req *http.Request) page {
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	require.NoError(b.e.t, err)
-	b.page = page{status: res.StatusCode, url: res.Request.URL, body: string(body)}
+	b.page = page{status: res.StatusCode, header: res.Header, url: res.Request.URL, body: string(body)}
 	return b.page
 }
 

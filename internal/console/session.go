@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -90,6 +93,9 @@ func (c *console) withSession(next http.Handler) http.Handler {
 		switch {
 		case errors.As(err, &d):
 			c.clearCookie(w, r, sessionCookie, c.base(r))
+			if c.throttled(w, r) {
+				return
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), deniedKey, d)))
 		case err != nil:
 			c.internal(w, r, err)
@@ -100,6 +106,23 @@ func (c *console) withSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 		}
 	})
+}
+
+// throttled counts a credential of the request that is not valid (Deps.Failed) and, when its
+// client is over the limit, answers 429 with Retry-After and reports true: guessing session
+// cookies or links is limited as guessing tokens is. A valid credential is never refused.
+func (c *console) throttled(w http.ResponseWriter, r *http.Request) bool {
+	if c.Failed == nil {
+		return false
+	}
+	wait := c.Failed(r)
+	if wait <= 0 {
+		return false
+	}
+	secs := int(math.Ceil(max(wait, time.Second).Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	c.message(w, r, http.StatusTooManyRequests, "throttled.title", c.view(r).T("throttled.text", secs))
+	return true
 }
 
 // withCSRF refuses, before routing, every request that may change something (anything but GET

@@ -322,6 +322,9 @@ func (c *console) confirmLink(w http.ResponseWriter, r *http.Request) {
 	}
 	c.clearCookie(w, r, linkCookie, c.base(r)+linkPath)
 	admin, cookie, err := c.Directory.UseLink(r.Context(), chi.URLParam(r, "token"), c.Now())
+	if d := (*directory.Denied)(nil); errors.As(err, &d) && c.throttled(w, r) {
+		return
+	}
 	c.opened(w, r, admin, cookie, err)
 }
 

@@ -228,6 +228,23 @@ func (s *server) limitAuthFailures(writeErr func(http.ResponseWriter, *http.Requ
 	}
 }
 
+// consoleFailure is the console's Deps.Failed: the limit on failed tokens, by client address,
+// applied to its session cookies and sign-in links. As with tokens, a failure while the
+// address is over its limit is not counted again.
+func (s *server) consoleFailure() func(r *http.Request) time.Duration {
+	if s.authFailures == nil {
+		return nil
+	}
+	return func(r *http.Request) time.Duration {
+		key := addrKey(s.clientAddr(r))
+		if wait := s.authFailures.wait(key, s.Now()); wait > 0 {
+			return wait
+		}
+		s.authFailures.fail(key, s.Now())
+		return 0
+	}
+}
+
 // authFailureWriter counts a 401 as a failure, or swallows it while the address is over its
 // limit, for limitAuthFailures to answer 429 instead.
 type authFailureWriter struct {

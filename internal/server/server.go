@@ -119,7 +119,7 @@ func NewServer(d Deps) http.Handler {
 			Classify: func(r *http.Request, err error) int {
 				status, _ := s.classify(r, err)
 				return status
-			}})
+			}, Failed: s.consoleFailure()})
 		if err != nil {
 			// The console's templates and catalogues are embedded: this is a defect of the build.
 			panic(err)
