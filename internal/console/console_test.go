@@ -140,6 +140,26 @@ func TestUsersFilterFindsByPartOfTheEmail(t *testing.T) {
 	require.NotContains(t, p.body, "grace.hopper@example.com")
 }
 
+// The audit log shows each change by attribute, its value before struck out and after, as
+// text: what SCIM changed shows in the organization's log and on the user's page.
+func TestAuditShowsChangesByAttribute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ada := e.user(`{"userName":"ada@example.com","title":"Engineer"}`)
+	res := e.scim(http.MethodPatch, "/Users/"+ada, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations":[{"op":"replace","path":"title","value":"Manager"}]}`)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	b := e.browser()
+	b.useLink(e.link(e.boss))
+	for _, path := range []string{"/audit?user=" + ada, "/users/" + ada} {
+		p := b.get(console.Path + path)
+		require.Equal(t, http.StatusOK, p.status)
+		require.Contains(t, p.body, "<dt>title</dt><dd><del>Engineer</del> → Manager</dd>", path)
+		require.Contains(t, p.body, "<dt>userName</dt><dd>ada@example.com</dd>", path)
+		require.NotContains(t, p.body, `{&#34;`, "no JSON on %s", path)
+	}
+}
+
 func TestPostWithoutItsAntiForgeryTokenIsForbidden(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

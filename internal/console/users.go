@@ -245,12 +245,6 @@ type groupRow struct {
 	Grants   string
 }
 
-// auditRow is an audit record as the console shows it.
-type auditRow struct {
-	orgs.AuditEntry
-	Changes string
-}
-
 // userPage is a user's page.
 type userPage struct {
 	ID, AccountID, Name, Email, UserName string
@@ -568,20 +562,4 @@ func (c *console) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, c.base(r)+"/users?done=deleted", http.StatusSeeOther)
-}
-
-// auditRows shows audit records with their changes as compact JSON.
-func auditRows(entries []orgs.AuditEntry) []auditRow {
-	out := make([]auditRow, len(entries))
-	for i, e := range entries {
-		changes := string(e.Changes)
-		if changes == "{}" || changes == "null" {
-			changes = ""
-		}
-		if len(changes) > 400 {
-			changes = strings.ToValidUTF8(changes[:400], "") + "…"
-		}
-		out[i] = auditRow{AuditEntry: e, Changes: changes}
-	}
-	return out
 }
