@@ -2,6 +2,8 @@ package console_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"strings"
@@ -83,6 +85,34 @@ func TestFailedSignInsAreLimitedByAddress(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, p.status, "a session cookie that is not valid")
 
 	require.True(t, good.get(console.Path+"/users").usersTab(), "the valid session still gets in")
+}
+
+// Behind a reverse proxy that serves scimd under a path prefix and strips it, with the prefix
+// in SCIMD_BASE_URL (docs/operations.md), the console's links, redirects, assets, forms and
+// cookies all carry the prefix.
+func TestConsoleBehindAProxyWithAPathPrefix(t *testing.T) {
+	t.Parallel()
+	proxy := httptest.NewUnstartedServer(nil)
+	e := newEnv(t, func(d *server.Deps) { d.BaseURL = "http://" + proxy.Listener.Addr().String() + "/idm/scim/v2" })
+	target, err := url.Parse(e.srv.URL)
+	require.NoError(t, err)
+	proxy.Config.Handler = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.URL.Path, r.Out.URL.RawPath = strings.TrimPrefix(r.In.URL.Path, "/idm"), ""
+	}}
+	proxy.Start()
+	t.Cleanup(proxy.Close)
+	root := proxy.URL + "/idm"
+
+	b := e.browser()
+	p := b.useLink(strings.Replace(e.link(e.boss), e.srv.URL, root, 1))
+	require.True(t, p.usersTab(), p.body)
+	require.Equal(t, "/idm/console/", p.url.Path)
+	require.Contains(t, p.body, `href="/idm/console/assets/console.css"`)
+	require.True(t, b.get(root+console.Path+"/users").usersTab(), "the session cookie goes with the prefix")
+	p = b.post(root+console.Path+"/signout", url.Values{}, true)
+	require.Equal(t, "/idm/console/", p.url.Path)
+	require.Contains(t, p.body, "You are signed out.")
 }
 
 func TestSignInThroughTheIdentityProvider(t *testing.T) {
