@@ -18,20 +18,21 @@ import (
 //
 //   - An unfiltered list tells its total from the organization's counters (org_counts, kept by
 //     triggers; see migrations/0009_paging.sql), never by counting.
-//   - startIndex paging skips rows with OFFSET, which costs the rows skipped, so an unfiltered
-//     page past the middle is read from the end: in the reverse order, skipping the rows after
-//     it, which the total tells. The cost grows with the distance from the nearer end, and the
-//     last page costs what the first does.
+//   - startIndex paging skips rows with OFFSET, which costs the rows skipped, so a page past
+//     the middle is read from the end: in the reverse order, skipping the rows after it, which
+//     the total tells. The cost grows with the distance from the nearer end, and the last page
+//     costs what the first does.
 //   - Cursor paging (RFC 9865) continues from the key of the page's last (or first) resource,
 //     through the order's index, so every page costs the same and reading a whole list costs
 //     O(N).
 //   - Sorts use the indexes migrations/0009_paging.sql defines for the common sort attributes
 //     (sortKey); sorting by another attribute sorts the whole selection on every page.
 //
-// A filtered list still counts when its page does not tell the total (a page that is not full
-// ends the list): filters are too many to keep counters for, and a count cached until the
+// A filtered list still counts when its page does not tell the total (a first page that is not
+// full ends the list): filters are too many to keep counters for, and a count cached until the
 // organization changes would be recounted all the time in an organization being provisioned.
-// It is read forwards only, since without the total its end is unknown.
+// Its first page is read before counting, to spare the count when the page is short; a later
+// page is counted first and then read from the nearer end.
 
 // rowKey is where a resource lies in its list: its id and its order key's values.
 type rowKey struct {
@@ -101,36 +102,39 @@ func newListing(t *table, selectFrom, org string, q directory.Query) (*listing, 
 func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query, scan func(pgx.Row) (T, error)) ([]T, directory.PageInfo, error) {
 	offset := max(q.StartIndex-1, 0)
 	var out []T
-	if l.filtered {
-		if q.Count > 0 {
-			err := s.readBatch(ctx, func(b *pgx.Batch) {
-				queuePageOf(l, b, nil, false, q.Count, offset, scan, &out, nil)
-			})
-			if err != nil {
-				return nil, directory.PageInfo{}, err
-			}
-			// A short page ends the selection, so it tells the total, unless it is empty past
-			// the start (the selection may end before offset). An empty first page is the
-			// common case of an identity provider asking whether a user exists.
-			if n := len(out); (n > 0 || offset == 0) && n < q.Count {
-				return out, directory.PageInfo{Total: offset + n}, nil
-			}
+	var total int
+	switch {
+	case l.filtered && offset == 0 && q.Count > 0:
+		// The first page of a filtered list: read, then counted only if it is full. A short
+		// page ends the selection and so tells the total; an empty one is the common case of
+		// an identity provider asking whether a user exists.
+		err := s.readBatch(ctx, func(b *pgx.Batch) {
+			queuePageOf(l, b, nil, false, q.Count, 0, scan, &out, nil)
+		})
+		if err != nil || len(out) < q.Count {
+			return out, directory.PageInfo{Total: len(out)}, err
 		}
-		total, err := l.count(ctx, s)
+		total, err = l.count(ctx, s)
 		return out, directory.PageInfo{Total: total}, err
-	}
-	if offset == 0 && q.Count > 0 {
+	case l.filtered:
+		// A later page is counted first, so that it can be read from the nearer end, as an
+		// unfiltered one is: the count and the read then each cost at most the selection, and
+		// a page near the end no longer skips nearly all of it.
+		var err error
+		if total, err = l.count(ctx, s); err != nil {
+			return nil, directory.PageInfo{}, err
+		}
+	case offset == 0 && q.Count > 0:
 		// The first page is read forwards whatever the total: both in one round trip.
-		var total int
 		err := s.readBatch(ctx, func(b *pgx.Batch) {
 			l.queueTotal(b, &total)
 			queuePageOf(l, b, nil, false, q.Count, 0, scan, &out, nil)
 		})
 		return out, directory.PageInfo{Total: total}, err
-	}
-	var total int
-	if err := s.readBatch(ctx, func(b *pgx.Batch) { l.queueTotal(b, &total) }); err != nil {
-		return nil, directory.PageInfo{}, err
+	default:
+		if err := s.readBatch(ctx, func(b *pgx.Batch) { l.queueTotal(b, &total) }); err != nil {
+			return nil, directory.PageInfo{}, err
+		}
 	}
 	if q.Count == 0 || offset >= total {
 		return nil, directory.PageInfo{Total: total}, nil

@@ -323,7 +323,7 @@ func TestTotalsStayExact(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
-	other := newStoreOn(t, s)
+	other := otherOrg(t, s)
 	requireExact := func() {
 		t.Helper()
 		rows, err := s.pool.Query(ctx, `SELECT o.id::text, t.tbl,
@@ -389,17 +389,10 @@ func TestTotalsStayExact(t *testing.T) {
 	requireExact()
 }
 
-// newStoreOn is a second organization on s's database, with its own directory service.
-func newStoreOn(t *testing.T, s *store) *store {
+// otherOrg is the directory acting for another organization, Initech, on s's database.
+func otherOrg(t *testing.T, s *store) *store {
 	t.Helper()
-	reg := registry(t)
-	st, err := postgres.NewStore(s.pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(st, reg)
-	require.NoError(t, err)
-	tok, err := postgres.NewOrgs(s.pool).CreateOrg(context.Background(), "", "Initech", []string{"initech.example"})
-	require.NoError(t, err)
-	return &store{pool: s.pool, dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
+	return orgStore(t, s.pool, "Initech", "initech.example")
 }
 
 // TestLookupsByUniqueAttribute: eq on an attribute unique in the organization (userName, a
@@ -408,7 +401,7 @@ func newStoreOn(t *testing.T, s *store) *store {
 func TestLookupsByUniqueAttribute(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	other := newStoreOn(t, s)
+	other := otherOrg(t, s)
 	reg := registry(t)
 	ctx := context.Background()
 	ada := s.create(t, map[string]any{"userName": "Ada@Example.com"})

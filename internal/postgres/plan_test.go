@@ -14,6 +14,7 @@ import (
 
 	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/filter"
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 )
@@ -53,6 +54,55 @@ func (p *pageQueries) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.Trac
 }
 func (p *pageQueries) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
+// tracedPool is a pool on a migrated database of the test's own that records its page reads.
+func tracedPool(t *testing.T) (*pgxpool.Pool, *pageQueries) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
+	require.NoError(t, err)
+	traced := &pageQueries{}
+	cfg.ConnConfig.Tracer = traced
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, postgres.Migrate(ctx, pool))
+	return pool, traced
+}
+
+// TestFilteredLatePagesAreReadFromTheEnd: by startIndex, a filtered page is counted first and
+// read from the nearer end of the selection, as an unfiltered one is, so that the last page
+// skips none of the selection instead of nearly all of it; every page holds what reading the
+// selection forwards would.
+func TestFilteredLatePagesAreReadFromTheEnd(t *testing.T) {
+	t.Parallel()
+	pool, traced := tracedPool(t)
+	s := orgStore(t, pool, "Acme", "example.com")
+	for i := range 40 {
+		s.create(t, map[string]any{"userName": fmt.Sprintf("f%02d@example.com", i), "title": []string{"a", "b"}[i%2]})
+	}
+	f, err := filter.Parse(registry(t).User, `title eq "a"`)
+	require.NoError(t, err)
+	for _, desc := range []bool{false, true} {
+		want := pageIDs(s.page(t, directory.Query{Filter: f, Descending: desc, StartIndex: 1, Count: 100}))
+		require.Len(t, want, 20)
+		for start := 1; start <= 20; start += 3 {
+			p := s.page(t, directory.Query{Filter: f, Descending: desc, StartIndex: start, Count: 3})
+			require.Equal(t, 20, p.Total)
+			require.Equal(t, want[start-1:min(start+2, 20)], pageIDs(p), "startIndex %d", start)
+			sql, _ := traced.last()
+			skipped := 0
+			if _, after, ok := strings.Cut(sql, " OFFSET "); ok {
+				_, err := fmt.Sscanf(after, "%d", &skipped)
+				require.NoError(t, err)
+			}
+			require.LessOrEqual(t, skipped, 10, "startIndex %d skips at most half the selection: %s", start, sql)
+			if start == 19 {
+				require.Zero(t, skipped, "the last page skips nothing")
+			}
+		}
+	}
+}
+
 // planNode is a node of EXPLAIN (FORMAT JSON).
 type planNode struct {
 	Type  string     `json:"Node Type"`
@@ -88,14 +138,7 @@ func (n planNode) types() []string {
 func TestSortedPagesWalkAnIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
-	require.NoError(t, err)
-	traced := &pageQueries{}
-	cfg.ConnConfig.Tracer = traced
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	require.NoError(t, postgres.Migrate(ctx, pool))
+	pool, traced := tracedPool(t)
 	reg := registry(t)
 	st, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)

@@ -29,14 +29,7 @@ func newStoreOnOneConnection(t *testing.T) *store {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	reg := registry(t)
-	st, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(st, reg)
-	require.NoError(t, err)
-	tok, err := postgres.NewOrgs(pool).CreateOrg(ctx, "", "Acme", []string{"example.com"})
-	require.NoError(t, err)
-	return &store{pool: pool, dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
+	return orgStore(t, pool, "Acme", "example.com")
 }
 
 // After PostgreSQL restarts or fails over, the pool holds connections whose sockets are dead,

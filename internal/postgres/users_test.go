@@ -37,13 +37,19 @@ type store struct {
 
 func newStore(t *testing.T) *store {
 	t.Helper()
-	pool := dbtest.New(t)
+	return orgStore(t, dbtest.New(t), "Acme", "example.com")
+}
+
+// orgStore is the directory over a store on pool, a migrated database, acting for a new
+// organization named name with domain verified.
+func orgStore(t *testing.T, pool *pgxpool.Pool, name, domain string) *store {
+	t.Helper()
 	reg := registry(t)
 	st, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
 	dir, err := directory.New(st, reg)
 	require.NoError(t, err)
-	tok, err := postgres.NewOrgs(pool).CreateOrg(context.Background(), "", "Acme", []string{"example.com"})
+	tok, err := postgres.NewOrgs(pool).CreateOrg(context.Background(), "", name, []string{domain})
 	require.NoError(t, err)
 	return &store{pool: pool, dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}
 }
