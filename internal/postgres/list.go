@@ -117,9 +117,9 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 		total, err = l.count(ctx, s)
 		return out, directory.PageInfo{Total: total}, err
 	case l.filtered:
-		// A later page is counted first, so that it can be read from the nearer end, as an
-		// unfiltered one is: the count and the read then each cost at most the selection, and
-		// a page near the end no longer skips nearly all of it.
+		// A later page (or count=0, the total alone) is counted first, so that it can be read
+		// from the nearer end, as an unfiltered one is: a page near the end of the selection
+		// then skips the few rows after it, not nearly all the rows before it.
 		var err error
 		if total, err = l.count(ctx, s); err != nil {
 			return nil, directory.PageInfo{}, err
