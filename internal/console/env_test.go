@@ -23,10 +23,7 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/logtest"
 	"github.com/scimd/scimd/internal/orgs"
-	"github.com/scimd/scimd/internal/postgres"
-	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
-	"github.com/scimd/scimd/schemas"
 )
 
 // env is a real scimd (PostgreSQL store, directory, HTTP server with the console) on a
@@ -56,14 +53,10 @@ func newEnv(t testing.TB, with ...func(*server.Deps)) *env {
 			t.Logf("server log:\n%s", e.logs.String())
 		}
 	})
-	reg, err := schema.Load(schemas.Files)
+	reg, store, dir := dbtest.Directory(t, e.pool)
+	admin, err := orgs.New(store.Orgs(), orgs.Config{})
 	require.NoError(t, err)
-	store, err := postgres.NewStore(e.pool, reg)
-	require.NoError(t, err)
-	e.dir, err = directory.New(store, reg)
-	require.NoError(t, err)
-	e.orgs, err = orgs.New(store.Orgs(), orgs.Config{})
-	require.NoError(t, err)
+	e.dir, e.orgs = dir, admin
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.idp = idptest.Start(t, console.RedirectURI("http://"+e.srv.Listener.Addr().String()))
 	deps := server.Deps{Directory: e.dir, Orgs: e.orgs, Schemas: reg, Ready: e.pool.Ping,

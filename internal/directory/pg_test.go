@@ -12,9 +12,7 @@ import (
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 	"github.com/scimd/scimd/internal/postgres"
-	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/scimerr"
-	"github.com/scimd/scimd/schemas"
 )
 
 // pgFixture is the directory over PostgreSQL on a database of the test's own, with two
@@ -46,12 +44,7 @@ func newPGFixture(t *testing.T) *pgFixture {
 // newPGDirectory is the directory over its own store on pool: what one scimd process has.
 func newPGDirectory(t *testing.T, pool *pgxpool.Pool) (*postgres.Store, *directory.Service) {
 	t.Helper()
-	reg, err := schema.Load(schemas.Files)
-	require.NoError(t, err)
-	store, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(store, reg)
-	require.NoError(t, err)
+	_, store, dir := dbtest.Directory(t, pool)
 	return store, dir
 }
 

@@ -44,11 +44,7 @@ func newStore(t *testing.T) *store {
 // organization named name with domain verified.
 func orgStore(t *testing.T, pool *pgxpool.Pool, name, domain string) *store {
 	t.Helper()
-	reg := registry(t)
-	st, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(st, reg)
-	require.NoError(t, err)
+	_, _, dir := dbtest.Directory(t, pool)
 	tok, err := postgres.NewOrgs(pool).CreateOrg(context.Background(), "", name, []string{domain})
 	require.NoError(t, err)
 	return &store{pool: pool, dir: dir, org: tok.OrgID, actor: directory.Operator(tok.OrgID)}

@@ -19,13 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 	"github.com/scimd/scimd/internal/postgres"
-	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
-	"github.com/scimd/scimd/schemas"
 )
 
 const testAdminToken = "admin-token-for-tests-0123456789"
@@ -47,12 +44,7 @@ func newAdminAPI(t *testing.T, adminToken string) *adminAPI {
 	store := postgres.NewOrgs(pool)
 	svc, err := orgs.New(store, orgs.Config{Resolver: dns.Addr, DNSTimeout: 5 * time.Second})
 	require.NoError(t, err)
-	reg, err := schema.Load(schemas.Files)
-	require.NoError(t, err)
-	st, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(st, reg)
-	require.NoError(t, err)
+	reg, _, dir := dbtest.Directory(t, pool)
 	srv := httptest.NewServer(server.NewServer(server.Deps{
 		Orgs:       svc,
 		Directory:  dir,

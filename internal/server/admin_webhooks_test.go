@@ -16,14 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/orgs"
 	"github.com/scimd/scimd/internal/orgs/orgstest"
 	"github.com/scimd/scimd/internal/postgres"
-	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/webhook"
-	"github.com/scimd/scimd/schemas"
 )
 
 func webhookCount(a *adminAPI) int {
@@ -124,13 +121,8 @@ func TestPurgeDeliversWebhook(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.New(t)
-	reg, err := schema.Load(schemas.Files)
-	require.NoError(t, err)
-	st, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
+	reg, _, dir := dbtest.Directory(t, pool)
 	store := postgres.NewOrgs(pool)
-	dir, err := directory.New(st, reg)
-	require.NoError(t, err)
 	svc, err := orgs.New(store, orgs.Config{})
 	require.NoError(t, err)
 	srv := httptest.NewServer(server.NewServer(server.Deps{Directory: dir, Schemas: reg,

@@ -25,7 +25,6 @@ import (
 	"github.com/scimd/scimd/internal/postgres"
 	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
-	"github.com/scimd/scimd/schemas"
 )
 
 // Long URNs, spelled short in test documents.
@@ -69,13 +68,8 @@ func newEnvWith(t *testing.T, configure func(*server.Deps)) *env {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	reg, err := schema.Load(schemas.Files)
-	require.NoError(t, err)
-	store, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
+	reg, _, dir := dbtest.Directory(t, pool)
 	orgsStore := postgres.NewOrgs(pool)
-	dir, err := directory.New(store, reg)
-	require.NoError(t, err)
 	admin, err := orgs.New(orgsStore, orgs.Config{})
 	require.NoError(t, err)
 	// The admin API stays disabled unless configure sets an AdminToken.

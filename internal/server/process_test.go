@@ -27,13 +27,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/auth"
-	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/eventually"
 	"github.com/scimd/scimd/internal/logtest"
-	"github.com/scimd/scimd/internal/postgres"
-	"github.com/scimd/scimd/internal/schema"
 	"github.com/scimd/scimd/internal/server"
-	"github.com/scimd/scimd/schemas"
 )
 
 // rawRequest sends a request the way Python's http.client and many SDKs do: the headers and
@@ -329,12 +326,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(pool.Close)
 		logs := &logtest.Buffer{}
-		reg, err := schema.Load(schemas.Files)
-		require.NoError(t, err)
-		store, err := postgres.NewStore(pool, reg)
-		require.NoError(t, err)
-		dir, err := directory.New(store, reg)
-		require.NoError(t, err)
+		reg, _, dir := dbtest.Directory(t, pool)
 		srv := newServer(t, server.Deps{Directory: dir, Schemas: reg, Ready: pool.Ping,
 			Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		tok, err := auth.Generate(uuid.NewString())

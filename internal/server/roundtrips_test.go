@@ -13,11 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/postgres"
-	"github.com/scimd/scimd/internal/schema"
+	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/server"
-	"github.com/scimd/scimd/schemas"
 )
 
 // roundTrips counts the round trips to PostgreSQL: each query sent alone, each batch (sent as
@@ -55,12 +52,7 @@ func TestRoundTripsOfWrites(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	reg, err := schema.Load(schemas.Files)
-	require.NoError(t, err)
-	store, err := postgres.NewStore(pool, reg)
-	require.NoError(t, err)
-	dir, err := directory.New(store, reg)
-	require.NoError(t, err)
+	reg, _, dir := dbtest.Directory(t, pool)
 	srv := httptest.NewServer(server.NewServer(server.Deps{Directory: dir, Schemas: reg, Ready: pool.Ping,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	t.Cleanup(srv.Close)
