@@ -154,12 +154,13 @@ func (c *console) withCSRF(next http.Handler) http.Handler {
 	})
 }
 
-// routePath is the request's path below the console's Path, as the console's router sees it.
+// routePath is the path the console's router matches, as chi finds it: below the mount point
+// (Path) when mounted, else the URL's.
 func routePath(r *http.Request) string {
 	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePath != "" {
 		return rc.RoutePath
 	}
-	return strings.TrimPrefix(r.URL.Path, Path)
+	return r.URL.Path
 }
 
 // signedIn answers the sign-in page to a request without a session.

@@ -111,8 +111,11 @@ func byIndex[T any](ctx context.Context, s *Store, l *listing, q directory.Query
 		err := s.readBatch(ctx, func(b *pgx.Batch) {
 			queuePageOf(l, b, nil, false, q.Count, 0, scan, &out, nil)
 		})
-		if err != nil || len(out) < q.Count {
-			return out, directory.PageInfo{Total: len(out)}, err
+		if err != nil {
+			return nil, directory.PageInfo{}, err
+		}
+		if len(out) < q.Count {
+			return out, directory.PageInfo{Total: len(out)}, nil
 		}
 		total, err = l.count(ctx, s)
 		return out, directory.PageInfo{Total: total}, err
