@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimd/scimd/internal/dbtest"
@@ -19,48 +21,70 @@ import (
 	"github.com/scimd/scimd/internal/schema"
 )
 
-// pageQueries records the page reads (postgres/list.go) a pool sends, with their arguments.
-type pageQueries struct {
+// statements records the statements a pool sends, batched or not, with their arguments: those
+// keep accepts, or all when keep is nil.
+type statements struct {
+	keep func(sql string) bool
 	mu   sync.Mutex
 	sql  []string
 	args [][]any
 }
 
-func (p *pageQueries) record(sql string, args []any) {
-	// Pages that skip rows join them back; pages that skip none read them whole (pageSQL).
-	if strings.Contains(sql, ") page ON page.id = ") || strings.Contains(sql, " FROM (SELECT ") {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.sql, p.args = append(p.sql, sql), append(p.args, args)
+// isPage tells a page read (postgres/list.go): pages that skip rows join them back; pages that
+// skip none read them whole (pageSQL).
+func isPage(sql string) bool {
+	return strings.Contains(sql, ") page ON page.id = ") || strings.Contains(sql, " FROM (SELECT ")
+}
+
+func (s *statements) record(sql string, args []any) {
+	if s.keep != nil && !s.keep(sql) {
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sql, s.args = append(s.sql, sql), append(s.args, args)
 }
 
-func (p *pageQueries) last() (string, []any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.sql[len(p.sql)-1], p.args[len(p.args)-1]
+func (s *statements) last() (string, []any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sql[len(s.sql)-1], s.args[len(s.args)-1]
 }
 
-func (p *pageQueries) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	p.record(d.SQL, d.Args)
+// since returns the statements recorded after the first n.
+func (s *statements) since(n int) ([]string, [][]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sql[n:]), slices.Clone(s.args[n:])
+}
+
+func (s *statements) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sql)
+}
+
+func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	s.record(d.SQL, d.Args)
 	return ctx
 }
-func (p *pageQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (p *pageQueries) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (s *statements) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	return ctx
 }
-func (p *pageQueries) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
-	p.record(d.SQL, d.Args)
+func (s *statements) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	s.record(d.SQL, d.Args)
 }
-func (p *pageQueries) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+func (s *statements) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
-// tracedPool is a pool on a migrated database of the test's own that records its page reads.
-func tracedPool(t *testing.T) (*pgxpool.Pool, *pageQueries) {
+// tracedPool is a pool on a migrated database of the test's own that records the statements
+// keep accepts (all when nil).
+func tracedPool(t *testing.T, keep func(sql string) bool) (*pgxpool.Pool, *statements) {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
 	require.NoError(t, err)
-	traced := &pageQueries{}
+	traced := &statements{keep: keep}
 	cfg.ConnConfig.Tracer = traced
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
@@ -75,7 +99,7 @@ func tracedPool(t *testing.T) (*pgxpool.Pool, *pageQueries) {
 // selection forwards would.
 func TestFilteredLatePagesAreReadFromTheEnd(t *testing.T) {
 	t.Parallel()
-	pool, traced := tracedPool(t)
+	pool, traced := tracedPool(t, isPage)
 	s := orgStore(t, pool, "Acme", "example.com")
 	for i := range 40 {
 		s.create(t, map[string]any{"userName": fmt.Sprintf("f%02d@example.com", i), "title": []string{"a", "b"}[i%2]})
@@ -138,7 +162,7 @@ func (n planNode) types() []string {
 func TestSortedPagesWalkAnIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, traced := tracedPool(t)
+	pool, traced := tracedPool(t, isPage)
 	reg := registry(t)
 	st, err := postgres.NewStore(pool, reg)
 	require.NoError(t, err)
@@ -231,4 +255,103 @@ func TestSortedPagesWalkAnIndex(t *testing.T) {
 			}
 		}
 	}
+}
+
+func (n planNode) indexes() []string {
+	var out []string
+	if n.Index != "" {
+		out = append(out, n.Index)
+	}
+	for _, c := range n.Plans {
+		out = append(out, c.indexes()...)
+	}
+	return out
+}
+
+// TestPerUserConditionsReadTheUsersOwnRows: a condition on a multi-valued attribute that
+// PostgreSQL evaluates once per user (under OR or NOT, on the roles view, in a sort key) reads
+// that user's own element rows by the user's key, whatever the statistics say. Here they say
+// what ANALYZE saw before the organization's users got their roles, products, groups and
+// emails: few enough rows for an index led by (org_id, attr), (org_id, product) or (org_id,
+// group_id) to look as cheap as the user's key, when each probe through it reads the rows of
+// every user of the organization (minutes instead of a fraction of a second at 36,000 users).
+// A condition at the top of the filter still starts from the element rows' value index.
+func TestPerUserConditionsReadTheUsersOwnRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, recorded := tracedPool(t, nil)
+	s := orgStore(t, pool, "Acme", "example.com")
+	reg := registry(t)
+	g, err := s.dir.CreateGroup(ctx, s.actor, map[string]any{"displayName": "Everyone"})
+	require.NoError(t, err)
+	group := g.ID
+
+	const users = 3000
+	_, err = pool.Exec(ctx, `INSERT INTO users (org_id, id, user_name)
+		SELECT $1, gen_random_uuid(), 'user' || g || '@example.com' FROM generate_series(1, $2::int) g`, s.org, users)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "ANALYZE")
+	require.NoError(t, err)
+	for _, sql := range []string{
+		`INSERT INTO user_values (org_id, user_id, attr, pos, value, type)
+			SELECT org_id, id, 'roles', 0, 'role-' || (random() * 9)::int, 'app' FROM users WHERE org_id = $1`,
+		`INSERT INTO user_values (org_id, user_id, attr, pos, value, type, "primary")
+			SELECT org_id, id, 'emails', 0, user_name, 'work', true FROM users WHERE org_id = $1`,
+		`INSERT INTO user_effective_products (org_id, user_id, product) SELECT org_id, id, 'meeting' FROM users WHERE org_id = $1`,
+		`INSERT INTO group_members (org_id, group_id, member_id, member_type)
+			SELECT org_id, '` + group + `', id, 'User' FROM users WHERE org_id = $1`,
+	} {
+		_, err = pool.Exec(ctx, sql, s.org)
+		require.NoError(t, err)
+	}
+
+	// plannedIndexes lists the indexes of the plans of the statements that reading the first
+	// user of the filtered, sorted list sends (its page and, when the page is full, its count).
+	plannedIndexes := func(filterText, sortBy string) []string {
+		t.Helper()
+		q := directory.Query{StartIndex: 1, Count: 1}
+		if filterText != "" {
+			f, err := filter.Parse(reg.User, filterText)
+			require.NoError(t, err)
+			q.Filter = f
+		}
+		if sortBy != "" {
+			p, err := reg.User.ParsePath(sortBy)
+			require.NoError(t, err)
+			q.SortBy = &p
+		}
+		n := recorded.count()
+		_, err := s.dir.ListUsers(ctx, s.actor, q)
+		require.NoError(t, err)
+		sqls, args := recorded.since(n)
+		var out []string
+		for i, sql := range sqls {
+			if !strings.Contains(sql, "FROM users u") {
+				continue
+			}
+			var plan []byte
+			require.NoError(t, pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args[i]...).Scan(&plan))
+			var plans []struct{ Plan planNode }
+			require.NoError(t, json.Unmarshal(plan, &plans))
+			out = append(out, plans[0].Plan.indexes()...)
+		}
+		require.NotEmpty(t, out, "%s: no plan read", filterText)
+		return out
+	}
+	probes := []string{"user_values_value", "user_values_value_trgm", "user_effective_products_product", "group_members_pkey"}
+	for _, c := range []struct{ filter, sortBy string }{
+		{filter: `roles.value le "a"`},
+		{filter: `not (roles.value le "0000" or emails[type eq "work" and value ge "x"])`},
+		{filter: `userName eq "x" or emails.value eq "user7@example.com"`},
+		{filter: `userName eq "x" or entitlements.value eq "meeting"`},
+		{filter: `not (groups.value eq "` + group + `")`},
+		{sortBy: "emails.value"},
+	} {
+		used := plannedIndexes(c.filter, c.sortBy)
+		for _, probe := range probes {
+			assert.NotContains(t, used, probe, "filter %q sortBy %q", c.filter, c.sortBy)
+		}
+	}
+	require.Contains(t, plannedIndexes(`emails.value eq "user7@example.com"`, ""), "user_values_value",
+		"a lookup by email starts from the value index")
 }

@@ -90,20 +90,23 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 	}, children: map[string]child{
 		// Filters see effective grants, as reads do.
 		"entitlements": {
-			from:    "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
-			columns: map[string]string{"value": "c.product", "type": "'product'"},
+			from:      "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
+			perParent: ownRows("user_effective_products", "user_id") + " c WHERE TRUE",
+			columns:   map[string]string{"value": "c.product", "type": "'product'"},
 		},
-		// The rows of the roles view: the user's two grant roles and its stored app roles.
+		// The rows of the roles view: the user's two grant roles and its stored app roles. A
+		// union is never turned into a join: it always runs once per user (child.rows).
 		"roles": {
 			from: "(SELECT 'orgRole:' || {p}.eff_org_role AS value, 'orgRole' AS type, NULL::text AS display, false AS \"primary\"" +
 				" UNION ALL SELECT 'accountRole:' || {p}.eff_account_role, 'accountRole', NULL, false" +
-				" UNION ALL SELECT v.value, v.type, v.display, v.\"primary\" FROM user_values v" +
-				" WHERE v.org_id = {p}.org_id AND v.user_id = {p}.id AND v.attr = 'roles') AS c WHERE TRUE",
+				" UNION ALL SELECT v.value, v.type, v.display, v.\"primary\" FROM " + ownRows("user_values", "user_id") +
+				" v WHERE v.attr = 'roles') AS c WHERE TRUE",
 			columns: map[string]string{"value": "c.value", "type": "c.type", "display": "c.display", "primary": `c."primary"`},
 		},
 		grants.ExtURN + ":products": {
-			from:    "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
-			columns: map[string]string{"value": "c.product"},
+			from:      "user_effective_products c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id",
+			perParent: ownRows("user_effective_products", "user_id") + " c WHERE TRUE",
+			columns:   map[string]string{"value": "c.product"},
 		},
 	}, unique: map[string]bool{"id": true, "userName": true}} // users_user_name_key
 	var cols []string
@@ -135,9 +138,10 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 			continue // roles: a view with grant rows of its own, above
 		}
 		s.table.children[p.String()] = child{
-			from:    "user_values c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id AND c.attr = '" + name + "'",
-			columns: valueCols,
-			ordered: true,
+			from:      "user_values c WHERE c.org_id = {p}.org_id AND c.user_id = {p}.id AND c.attr = '" + name + "'",
+			perParent: ownRows("user_values", "user_id") + " c WHERE c.attr = '" + name + "'",
+			columns:   valueCols,
+			ordered:   true,
 		}
 	}
 	p, err := rt.ParsePath("addresses")
@@ -149,7 +153,8 @@ func newUsers(rt *schema.ResourceType) (*users, error) {
 		return nil, err
 	}
 	s.table.children[s.groups.String()] = child{
-		from: "group_members c WHERE c.org_id = {p}.org_id AND c.member_user = {p}.id",
+		from:      "group_members c WHERE c.org_id = {p}.org_id AND c.member_user = {p}.id",
+		perParent: ownRows("group_members", "member_user") + " c WHERE TRUE",
 		columns: map[string]string{
 			"value":   uuidPrefix + "c.group_id",
 			"display": "(SELECT cg.display_name FROM groups cg WHERE cg.org_id = c.org_id AND cg.id = c.group_id)",
