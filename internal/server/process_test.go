@@ -404,11 +404,14 @@ func TestOneOrganizationCannotTakeThePool(t *testing.T) {
 	require.Equal(t, n-limit, busy)
 	require.Equal(t, limit, lock.blocked(), "no more than the limit reached the database")
 
+	// Were the other organization waiting for a connection, it would wait until the lock is
+	// released below: any bound tells, and a generous one does not fail on a busy machine (a
+	// read has taken half a second there while other tests ran).
 	start := time.Now()
 	for range 5 {
 		other.must(http.StatusOK, http.MethodGet, "/Users", nil, nil)
 	}
-	require.Less(t, time.Since(start), 2*time.Second, "the other organization is served at once")
+	require.Less(t, time.Since(start), 10*time.Second, "the other organization is served at once")
 
 	lock.release()
 	for range limit {

@@ -43,21 +43,23 @@ func stallReaders(t *testing.T, e *env, gid string, n int) {
 }
 
 // Readers of their own organization's answers that stall keep no slot of it: once an answer
-// is being written, the organization's other requests are served.
+// is being written, the organization's other requests are served. A slot still held would make
+// each of them wait OrgWait and answer 503, so their status tells; their duration would not (on
+// a machine busy with other tests, one of these reads has taken half a second).
 func TestStalledReadersKeepNoSlotOfTheirOrganization(t *testing.T) {
 	t.Parallel()
 	const limit = 2
 	e := newEnvWith(t, func(d *server.Deps) { d.OrgConcurrency, d.OrgWait = limit, 300*time.Millisecond })
 	stallReaders(t, e, hugeGroup(t, e), 2*limit)
-	start := time.Now()
 	for range 5 {
 		e.must(http.StatusOK, http.MethodGet, "/Users?count=10", nil, nil)
 	}
-	require.Less(t, time.Since(start), 2*time.Second, "the organization's requests waited on its stalled readers")
 }
 
 // Clients that ask for a huge group and never read must not hold database connections while
-// scimd waits to write to them: another organization's requests stay fast.
+// scimd waits to write to them: another organization's requests are served. The test's pool
+// has no acquire timeout, so a request waiting for a connection held by a stalled reader would
+// wait until the client gives up.
 func TestStalledReadersLeaveOthersFast(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -70,12 +72,10 @@ func TestStalledReadersLeaveOthersFast(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, other.srv.URL+"/scim/v2/Users?count=10", nil)
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+other.token)
-		start := time.Now()
 		res, err := client.Do(req)
 		require.NoError(t, err, "another organization's request waited on the stalled readers")
 		res.Body.Close()
 		require.Equal(t, http.StatusOK, res.StatusCode)
-		require.Less(t, time.Since(start), 2*time.Second, "another organization's request waited on the stalled readers")
 	}
 	require.Less(t, e.pool.Stat().AcquiredConns(), int32(stalled), "no connection is held for a stalled reader")
 }
