@@ -48,6 +48,7 @@ type listing struct {
 	where      string
 	filtered   bool
 	parts      []keyPart
+	keyJoin    string // joined to the FROM clause of pages for the key (sortKey)
 	desc       bool
 }
 
@@ -94,7 +95,7 @@ func newListing(t *table, selectFrom, org string, q directory.Query) (*listing, 
 		l.filtered = true
 	}
 	var err error
-	l.parts, err = t.sortKey(q.SortBy)
+	l.parts, l.keyJoin, err = t.sortKey(q.SortBy)
 	return l, err
 }
 
@@ -320,7 +321,7 @@ func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) st
 		fmt.Fprintf(&keys, ", %s AS k%d", p.sql, i)
 		fmt.Fprintf(&pageKeys, "%s.k%d, ", page, i)
 	}
-	choose := fmt.Sprintf("%s WHERE %s ORDER BY %s LIMIT %d", from, where, l.order(l.desc != reverse, ""), limit)
+	choose := fmt.Sprintf("%s%s WHERE %s ORDER BY %s LIMIT %d", from, l.keyJoin, where, l.order(l.desc != reverse, ""), limit)
 	if offset == 0 {
 		return fmt.Sprintf("SELECT %s.id::text, %s%s FROM (SELECT %s.*%s%s) %s ORDER BY %s",
 			a, pageKeys.String(), columns, a, keys.String(), choose, a, l.order(l.desc, page))

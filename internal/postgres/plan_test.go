@@ -275,7 +275,8 @@ func (n planNode) indexes() []string {
 // emails: few enough rows for an index led by (org_id, attr), (org_id, product) or (org_id,
 // group_id) to look as cheap as the user's key, when each probe through it reads the rows of
 // every user of the organization (minutes instead of a fraction of a second at 36,000 users).
-// A condition at the top of the filter still starts from the element rows' value index.
+// A condition at the top of the filter still starts from the element rows' value index, and a
+// sort key reads a user's elements once.
 func TestPerUserConditionsReadTheUsersOwnRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -354,4 +355,12 @@ func TestPerUserConditionsReadTheUsersOwnRows(t *testing.T) {
 	}
 	require.Contains(t, plannedIndexes(`emails.value eq "user7@example.com"`, ""), "user_values_value",
 		"a lookup by email starts from the value index")
+	// The sort key's value, which both parts of the key use, is read once per user.
+	reads := 0
+	for _, index := range plannedIndexes("", "emails.value") {
+		if index == "user_values_pkey" {
+			reads++
+		}
+	}
+	require.Equal(t, 1, reads, "reads of a user's emails to sort the page")
 }
