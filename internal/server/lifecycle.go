@@ -42,7 +42,11 @@ func (l *Lifecycle) Drain(deadline time.Time) {
 	default:
 		l.deadline = deadline
 		close(l.draining)
-		time.AfterFunc(time.Until(deadline)-bulkReserve, func() { close(l.bulkStop) })
+		if stop := time.Until(deadline) - bulkReserve; stop > 0 {
+			time.AfterFunc(stop, func() { close(l.bulkStop) })
+		} else {
+			close(l.bulkStop) // a grace shorter than the reserve: from now on, not in a moment
+		}
 	}
 }
 

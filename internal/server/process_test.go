@@ -499,7 +499,6 @@ func TestBulkStopsBeforeTheGraceEnds(t *testing.T) {
 	lc := server.NewLifecycle()
 	e := newEnvWith(t, func(d *server.Deps) { d.Lifecycle = lc })
 	lc.Drain(time.Now().Add(time.Second)) // within the reserve: stop at once
-	time.Sleep(50 * time.Millisecond)
 	res := e.bulk(0,
 		bop(http.MethodPost, "/Users", "a", map[string]any{"schemas": []string{userURN}, "userName": "late-a@example.com"}),
 		bop(http.MethodPost, "/Users", "", map[string]any{"schemas": []string{userURN}, "userName": "late-b@example.com"}))
