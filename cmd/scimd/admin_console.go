@@ -28,11 +28,6 @@ func publicRoot(getenv func(string) string) string {
 	return "http://" + envOr(getenv, "SCIMD_ADDR", defaultAddr)
 }
 
-// linkURL is the absolute URL of a sign-in link.
-func linkURL(root string, l *directory.IssuedLink) string {
-	return console.LinkURL(root, l.Value)
-}
-
 func consoleLinkCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *services) error {
 	user := fs.String("user", "", "id of the user the link signs in: an active admin or admin-readonly user (required)")
 	return func(ctx context.Context, svc *services) error {
@@ -44,7 +39,7 @@ func consoleLinkCmd(fs *flag.FlagSet, c *adminCtx) func(context.Context, *servic
 		if err != nil {
 			return err
 		}
-		u := linkURL(publicRoot(c.getenv), l)
+		u := console.LinkURL(publicRoot(c.getenv), l.Value)
 		return c.print(map[string]any{"url": u, "user_id": l.UserID, "expires_at": l.ExpiresAt}, func(w io.Writer) {
 			fmt.Fprintln(w, u)
 		})
@@ -143,5 +138,5 @@ func demoLink(ctx context.Context, dir *directory.Service, root string) (string,
 	if err != nil {
 		return "", err
 	}
-	return linkURL(root, l), nil
+	return console.LinkURL(root, l.Value), nil
 }

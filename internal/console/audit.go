@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,8 +65,8 @@ func auditChanges(raw json.RawMessage) []auditChange {
 }
 
 // shownValue writes a value of the audit log for people: strings as they are, a list as its
-// elements, a multi-valued attribute's element as its value with its type and primary in
-// parentheses, another object as its members in name order.
+// elements, a multi-valued attribute's element as its value with its type, display and primary
+// in parentheses, another object as its members in name order.
 func shownValue(v any) string {
 	var b strings.Builder
 	writeValue(&b, v)
@@ -109,12 +110,7 @@ func writeValue(b *strings.Builder, v any) {
 			}
 			return
 		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
+		for i, k := range slices.Sorted(maps.Keys(v)) {
 			if i > 0 {
 				b.WriteString("; ")
 			}

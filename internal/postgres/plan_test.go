@@ -127,6 +127,16 @@ func TestFilteredLatePagesAreReadFromTheEnd(t *testing.T) {
 	}
 }
 
+// explain returns the plan PostgreSQL makes for sql with args, and the plan as it printed it.
+func explain(t *testing.T, pool *pgxpool.Pool, sql string, args []any) (planNode, []byte) {
+	t.Helper()
+	var out []byte
+	require.NoError(t, pool.QueryRow(context.Background(), "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&out))
+	var plans []struct{ Plan planNode }
+	require.NoError(t, json.Unmarshal(out, &plans))
+	return plans[0].Plan, out
+}
+
 // planNode is a node of EXPLAIN (FORMAT JSON).
 type planNode struct {
 	Type  string     `json:"Node Type"`
@@ -219,11 +229,8 @@ func TestSortedPagesWalkAnIndex(t *testing.T) {
 				requirePlan := func(what string) {
 					t.Helper()
 					sql, args := traced.last()
-					var out []byte
-					require.NoError(t, pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&out))
-					var plans []struct{ Plan planNode }
-					require.NoError(t, json.Unmarshal(out, &plans))
-					limit := plans[0].Plan.find("Limit")
+					plan, out := explain(t, pool, sql, args)
+					limit := plan.find("Limit")
 					name := fmt.Sprintf("%s sortBy=%q descending=%v, %s", c.rt.Name, sb, desc, what)
 					require.NotNil(t, limit, name)
 					require.NotContains(t, limit.types(), "Sort", "%s: %s", name, out)
@@ -330,11 +337,8 @@ func TestPerUserConditionsReadTheUsersOwnRows(t *testing.T) {
 			if !strings.Contains(sql, "FROM users u") {
 				continue
 			}
-			var plan []byte
-			require.NoError(t, pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args[i]...).Scan(&plan))
-			var plans []struct{ Plan planNode }
-			require.NoError(t, json.Unmarshal(plan, &plans))
-			out = append(out, plans[0].Plan.indexes()...)
+			plan, _ := explain(t, pool, sql, args[i])
+			out = append(out, plan.indexes()...)
 		}
 		require.NotEmpty(t, out, "%s: no plan read", filterText)
 		return out
