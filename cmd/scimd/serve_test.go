@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -149,6 +150,21 @@ func listening(addr string) bool {
 		c.Close()
 	}
 	return err == nil
+}
+
+// authorizedStatus is getStatus with a bearer token.
+func authorizedStatus(url, token string) int {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return -1
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 func getStatus(url string) int {
@@ -316,6 +332,37 @@ func TestServeAuthFailureLimit(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code, "nor the admin token")
 	code, _ = httpGet(t, p.base+"/Users", "scimd_"+strings.Repeat("0", 139))
 	require.Equal(t, http.StatusTooManyRequests, code)
+}
+
+// A token has no rate limit unless one is set: 200 requests in parallel with a burst of one are
+// all served (under the old default of 2,000/s, requests arriving within half a millisecond
+// of each other got 429). With --rate-limit, the second request of a burst of one gets 429.
+func TestServeRateLimitOnlyWhenSet(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.URL(t)
+	_, token := orgToken(t, dbURL, "paced.example")
+	statuses := func(p *served, n int) map[int]int {
+		codes := make(chan int, n)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range n / 8 {
+					codes <- authorizedStatus(p.base+"/Users?count=1", token)
+				}
+			})
+		}
+		wg.Wait()
+		close(codes)
+		counts := map[int]int{}
+		for c := range codes {
+			counts[c]++
+		}
+		return counts
+	}
+	p := startServeProcess(t, env(dbURL), "--rate-burst", "1")
+	require.Equal(t, map[int]int{http.StatusOK: 200}, statuses(p, 200))
+	limited := startServeProcess(t, env(dbURL), "--rate-limit", "0.01", "--rate-burst", "1")
+	require.Equal(t, map[int]int{http.StatusOK: 1, http.StatusTooManyRequests: 7}, statuses(limited, 8))
 }
 
 // sendFirst writes the whole request before reading the answer, as Python's http.client does.
