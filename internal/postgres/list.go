@@ -28,11 +28,11 @@ import (
 //   - Sorts use the indexes migrations/0009_paging.sql defines for the common sort attributes
 //     (sortKey); sorting by another attribute sorts the whole selection on every page.
 //
-// A filtered list still counts when its page does not tell the total (a first page that is not
-// full ends the list): filters are too many to keep counters for, and a count cached until the
-// organization changes would be recounted all the time in an organization being provisioned.
-// Its first page is read before counting, to spare the count when the page is short; a later
-// page is counted first and then read from the nearer end.
+// A filtered list counts when its page does not tell the total (a first page that is not full
+// ends the list) and nothing changed since the same filter was last counted (countCache): a
+// walk through a large selection with startIndex counts it once, not on every page. Its first
+// page is read before counting, to spare the count when the page is short; a later page is
+// counted first and then read from the nearer end.
 
 // rowKey is where a resource lies in its list: its id and its order key's values.
 type rowKey struct {
@@ -238,11 +238,10 @@ func (l *listing) queueTotal(b *pgx.Batch, total *int) {
 		QueryRow(func(row pgx.Row) error { return row.Scan(total) })
 }
 
-// count counts a filtered list.
+// count counts a filtered list, or takes the total counted before if nothing changed since
+// (countCache).
 func (l *listing) count(ctx context.Context, s *Store) (int, error) {
-	var total int
-	err := s.row(ctx, fmt.Sprintf("SELECT count(*) FROM %s %s WHERE %s", l.t.name, l.t.alias, l.where), l.q.args...).Scan(&total)
-	return total, err
+	return s.counts.count(ctx, s, l)
 }
 
 // keyset is the condition selecting the resources after (or before) the one at k, in the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/scimd/scimd/internal/dbtest"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/filter"
 	"github.com/scimd/scimd/internal/orgs"
@@ -444,4 +445,108 @@ func TestLookupsByUniqueAttribute(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{g.ID}, pageIDs(groups))
 	require.Equal(t, 1, groups.Total)
+}
+
+// TestFilteredTotalsCountedOncePerChange: a filtered list's total is counted again only once a
+// change to the organization's users (or groups) has committed, made by any process; paging
+// through a selection nobody changes counts it once. Two stores on one database stand for two
+// processes.
+func TestFilteredTotalsCountedOncePerChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	_, _, dir := dbtest.Directory(t, s.pool)
+	other := &store{pool: s.pool, dir: dir, org: s.org, actor: s.actor}
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, s.create(t, map[string]any{"userName": fmt.Sprintf("c%d@example.com", i), "title": []string{"a", "b"}[i%2]}))
+	}
+	f, err := filter.Parse(registry(t).User, `title eq "a"`)
+	require.NoError(t, err)
+	requireTotal := func(want int, step string) {
+		t.Helper()
+		for _, st := range []*store{s, other} {
+			require.Equal(t, want, st.page(t, directory.Query{Filter: f, StartIndex: 2, Count: 1}).Total, step)
+		}
+	}
+	requireTotal(5, "counted")
+
+	// A user inserted behind the triggers' back, as no path of scimd's can, moves no change
+	// count: the totals are the ones counted before, not counted again.
+	conn, err := s.pool.Acquire(ctx)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `SET session_replication_role = replica`)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `INSERT INTO users (org_id, id, user_name, title) VALUES ($1, gen_random_uuid(), 'hidden@example.com', 'a')`, s.org)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `RESET session_replication_role`)
+	require.NoError(t, err)
+	conn.Release()
+	requireTotal(5, "cached")
+
+	// Every change that commits, through either store or none, makes both count again.
+	for _, step := range []struct {
+		name   string
+		change func() error
+		want   int
+	}{
+		{"create", func() error {
+			_, err := s.dir.CreateUser(ctx, s.actor, map[string]any{"userName": "new@example.com", "title": "a"})
+			return err
+		}, 7},
+		{"replace in the other process", func() error {
+			_, err := other.dir.ReplaceUser(ctx, s.actor, ids[1], map[string]any{"userName": "c1@example.com", "title": "a"}, directory.Precondition{})
+			return err
+		}, 8},
+		{"delete", func() error { return s.dir.DeleteUser(ctx, s.actor, ids[0], directory.Precondition{}) }, 7},
+		{"an update in SQL", func() error {
+			_, err := s.pool.Exec(ctx, `UPDATE users SET title = 'b' WHERE org_id = $1 AND id = $2`, s.org, ids[2])
+			return err
+		}, 6},
+		{"a change that rolls back", func() error {
+			tx, err := s.pool.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE users SET title = 'b' WHERE org_id = $1`, s.org); err != nil {
+				return err
+			}
+			return tx.Rollback(ctx)
+		}, 6},
+	} {
+		require.NoError(t, step.change(), step.name)
+		requireTotal(step.want, step.name)
+	}
+
+	// Groups, renamed.
+	gf, err := filter.Parse(registry(t).Group, `displayName sw "team"`)
+	require.NoError(t, err)
+	var groups []string
+	for _, name := range []string{"Team A", "Team B", "Other"} {
+		g, err := s.dir.CreateGroup(ctx, s.actor, map[string]any{"displayName": name})
+		require.NoError(t, err)
+		groups = append(groups, g.ID)
+	}
+	groupTotal := func(st *store) int {
+		p, err := st.dir.ListGroups(ctx, st.actor, directory.Query{Filter: gf, StartIndex: 2, Count: 1})
+		require.NoError(t, err)
+		return p.Total
+	}
+	require.Equal(t, 2, groupTotal(other))
+	_, err = s.dir.ReplaceGroup(ctx, s.actor, groups[2], map[string]any{"displayName": "Team C"}, directory.Precondition{})
+	require.NoError(t, err)
+	require.Equal(t, 3, groupTotal(other), "renamed")
+
+	// The organization deleted and created again under the same id starts its change counts
+	// over; even where they come back to the same sum, its totals are its own.
+	var changes int64
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT sum(changes) FROM org_counts WHERE org_id = $1 AND tbl = 'users'`, s.org).Scan(&changes))
+	require.NoError(t, postgres.NewOrgs(s.pool).DeleteOrg(ctx, s.org, orgs.OrgPurge{Actor: "test", EventID: "0190f3c2-0000-7000-8000-000000000001", Event: []byte(`{}`)}))
+	_, err = postgres.NewOrgs(s.pool).CreateOrg(ctx, s.org, "Acme", []string{"example.com"})
+	require.NoError(t, err)
+	s.create(t, map[string]any{"userName": "again@example.com", "title": "a"})
+	_, err = s.pool.Exec(ctx, `UPDATE org_counts SET changes = CASE WHEN shard = (SELECT min(shard) FROM org_counts WHERE org_id = $1 AND tbl = 'users') THEN $2 ELSE 0 END
+		WHERE org_id = $1 AND tbl = 'users'`, s.org, changes)
+	require.NoError(t, err)
+	requireTotal(1, "recreated")
 }

@@ -25,6 +25,8 @@ type Store struct {
 	orgs *orgCache
 	// cursors seals and opens list cursors (cursor.go).
 	cursors *cursors
+	// counts keeps the totals of filtered lists (countcache.go).
+	counts *countCache
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -36,7 +38,7 @@ func NewStore(pool *pgxpool.Pool, reg *schema.Registry) (*Store, error) {
 		return nil, err
 	}
 	return &Store{pool: pool, users: u, groups: newGroups(reg.Group), tokens: newTokenCache(),
-		orgs: newOrgCache(), cursors: &cursors{pool: pool, now: time.Now}}, nil
+		orgs: newOrgCache(), cursors: &cursors{pool: pool, now: time.Now}, counts: newCountCache()}, nil
 }
 
 // Orgs is the organization store over the same pool, sharing the token cache, so that an

@@ -84,6 +84,9 @@ func ownRows(table, parentCol string) string {
 // query accumulates SQL parameters.
 type query struct {
 	args []any
+	// children tells that the condition reads a child table (a multi-valued attribute), whose
+	// changes the organization's change counts do not see (countcache.go).
+	children bool
 }
 
 func (q *query) arg(v any) string {
@@ -164,6 +167,7 @@ func (t *table) compare(q *query, c filter.Compare, perParent bool) (string, err
 				return "", err
 			}
 		}
+		q.children = true
 		return "EXISTS (SELECT 1 FROM " + ch.rows(t.alias, perParent) + " AND " + cond + ")", nil
 	}
 	col, ok := t.columns[c.Path.String()]
@@ -209,6 +213,7 @@ func (t *table) valuePath(q *query, v filter.ValuePath, perParent bool) (string,
 	if err != nil {
 		return "", err
 	}
+	q.children = true
 	return "EXISTS (SELECT 1 FROM " + ch.rows(t.alias, perParent) + " AND " + cond + ")", nil
 }
 

@@ -1,0 +1,85 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// countCache keeps the totals of filtered lists between requests, so that paging through a
+// filtered list with startIndex (a connector's delta sync: meta.lastModified gt T, a thousand
+// users a page) counts the selection once instead of on every page, which made reading it
+// O(N²).
+//
+// A total holds while its organization's change counts (migrations/0013_change_counts.sql) are
+// the ones it was counted with: every committed insert, update or delete of the table's rows
+// raises them. The counts are read in the statement that counts, and again by every later
+// request, which counts only if they moved: one statement either way, in which the count is a
+// branch of a CASE that PostgreSQL does not run when the counts are the ones cached (the counts'
+// subquery has OFFSET 0 so that it is read once rather than merged into each use). Only filters
+// over the table's own columns are kept; one on a multi-valued attribute (q.children) reads
+// child tables that the counts do not see, and is counted every time.
+//
+// In an organization being provisioned the counts move with every change, and the filter is
+// counted as before; the cache saves the counting when nothing changed in between, which is
+// when paging through a large selection costs the most.
+type countCache struct {
+	mu     sync.Mutex
+	totals map[string]countedTotal
+}
+
+type countedTotal struct {
+	orgVersion, changes int64
+	total               int
+}
+
+// maxCountedTotals bounds the cache, whose entries hold a filter's SQL and values (a few KB at
+// most); past it, an arbitrary entry makes room (a miss costs a count, as without the cache).
+const maxCountedTotals = 1000
+
+func newCountCache() *countCache { return &countCache{totals: map[string]countedTotal{}} }
+
+// count returns the total of the filtered listing l, from the cache when nothing changed in its
+// organization since it was counted.
+func (c *countCache) count(ctx context.Context, s *Store, l *listing) (int, error) {
+	if l.q.children {
+		var total int
+		err := s.row(ctx, "SELECT count(*) FROM "+l.t.name+" "+l.t.alias+" WHERE "+l.where, l.q.args...).Scan(&total)
+		return total, err
+	}
+	key := l.t.name + "\x00" + l.where + "\x00" + fmt.Sprintf("%#v", l.q.args)
+	c.mu.Lock()
+	known, ok := c.totals[key]
+	c.mu.Unlock()
+	n := len(l.q.args)
+	args := append(append([]any(nil), l.q.args...), known.orgVersion, known.changes)
+	var orgVersion *int64
+	var changes int64
+	var counted *int
+	err := s.row(ctx, fmt.Sprintf(`SELECT v.org_version, v.changes, CASE WHEN $%d AND v.org_version = $%d AND v.changes = $%d
+		THEN NULL ELSE (SELECT count(*) FROM %s %s WHERE %s) END
+		FROM (SELECT (SELECT settings_version FROM organizations WHERE id = $1) AS org_version,
+			(SELECT coalesce(sum(changes), 0) FROM org_counts WHERE org_id = $1 AND tbl = '%s') AS changes OFFSET 0) v`,
+		n+3, n+1, n+2, l.t.name, l.t.alias, l.where, l.t.name), append(args, ok)...).Scan(&orgVersion, &changes, &counted)
+	switch {
+	case err != nil:
+		return 0, err
+	case counted == nil:
+		return known.total, nil
+	case orgVersion != nil:
+		c.put(key, countedTotal{orgVersion: *orgVersion, changes: changes, total: *counted})
+	}
+	return *counted, nil
+}
+
+func (c *countCache) put(key string, t countedTotal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.totals[key]; !ok && len(c.totals) >= maxCountedTotals {
+		for k := range c.totals {
+			delete(c.totals, k)
+			break
+		}
+	}
+	c.totals[key] = t
+}
