@@ -56,7 +56,9 @@ func (s *Store) readBatch(ctx context.Context, queue func(b *pgx.Batch)) error {
 // closed, nor for a statement that ran into statement_timeout: another attempt would only add
 // to the load that caused them.
 func readAgain(ctx context.Context, err error) bool {
-	if err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, puddle.ErrClosedPool) {
+	// No rows is the common answer of a lookup (an identity provider asking whether a user
+	// exists before it creates one): told apart before the error chain is walked.
+	if err == nil || err == pgx.ErrNoRows || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, puddle.ErrClosedPool) {
 		return false
 	}
 	var pgErr *pgconn.PgError
