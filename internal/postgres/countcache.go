@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
 )
 
 // countCache keeps the totals of filtered lists between requests, so that paging through a
@@ -24,8 +23,7 @@ import (
 // counted as before; the cache saves the counting when nothing changed in between, which is
 // when paging through a large selection costs the most.
 type countCache struct {
-	mu     sync.Mutex
-	totals map[string]countedTotal
+	totals *bounded[countedTotal]
 }
 
 type countedTotal struct {
@@ -37,7 +35,9 @@ type countedTotal struct {
 // most); past it, an arbitrary entry makes room (a miss costs a count, as without the cache).
 const maxCountedTotals = 1000
 
-func newCountCache() *countCache { return &countCache{totals: map[string]countedTotal{}} }
+func newCountCache() *countCache {
+	return &countCache{totals: newBounded[countedTotal](maxCountedTotals)}
+}
 
 // count returns the total of the filtered listing l, from the cache when nothing changed in its
 // organization since it was counted.
@@ -48,9 +48,7 @@ func (c *countCache) count(ctx context.Context, s *Store, l *listing) (int, erro
 		return total, err
 	}
 	key := l.t.name + "\x00" + l.where + "\x00" + fmt.Sprintf("%#v", l.q.args)
-	c.mu.Lock()
-	known, ok := c.totals[key]
-	c.mu.Unlock()
+	known, ok := c.totals.get(key)
 	n := len(l.q.args)
 	args := append(append([]any(nil), l.q.args...), known.orgVersion, known.changes)
 	var orgVersion *int64
@@ -67,19 +65,7 @@ func (c *countCache) count(ctx context.Context, s *Store, l *listing) (int, erro
 	case counted == nil:
 		return known.total, nil
 	case orgVersion != nil:
-		c.put(key, countedTotal{orgVersion: *orgVersion, changes: changes, total: *counted})
+		c.totals.put(key, countedTotal{orgVersion: *orgVersion, changes: changes, total: *counted})
 	}
 	return *counted, nil
-}
-
-func (c *countCache) put(key string, t countedTotal) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.totals[key]; !ok && len(c.totals) >= maxCountedTotals {
-		for k := range c.totals {
-			delete(c.totals, k)
-			break
-		}
-	}
-	c.totals[key] = t
 }

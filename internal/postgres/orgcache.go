@@ -1,10 +1,6 @@
 package postgres
 
-import (
-	"sync"
-
-	"github.com/scimd/scimd/internal/directory"
-)
+import "github.com/scimd/scimd/internal/directory"
 
 // orgCache keeps organizations' settings (orgSettingsSQL) between transactions, with the
 // version they were read at (migration 0012). A transaction that takes its settings from here
@@ -14,10 +10,7 @@ import (
 // stale, but a change never commits on settings that were not current when it ran, exactly as
 // when every transaction read them. The settings are shared between transactions: the directory
 // only reads them.
-type orgCache struct {
-	mu   sync.RWMutex
-	orgs map[string]cachedOrg
-}
+type orgCache = bounded[cachedOrg]
 
 type cachedOrg struct {
 	settings *directory.Org
@@ -28,29 +21,4 @@ type cachedOrg struct {
 // read, folded into the transaction's first round trip).
 const maxCachedOrgs = 10_000
 
-func newOrgCache() *orgCache { return &orgCache{orgs: map[string]cachedOrg{}} }
-
-func (c *orgCache) get(org string) (cachedOrg, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	o, ok := c.orgs[org]
-	return o, ok
-}
-
-func (c *orgCache) put(org string, o cachedOrg) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.orgs[org]; !ok && len(c.orgs) >= maxCachedOrgs {
-		for k := range c.orgs {
-			delete(c.orgs, k)
-			break
-		}
-	}
-	c.orgs[org] = o
-}
-
-func (c *orgCache) forget(org string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.orgs, org)
-}
+func newOrgCache() *orgCache { return newBounded[cachedOrg](maxCachedOrgs) }
