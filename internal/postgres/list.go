@@ -297,9 +297,12 @@ func (l *listing) order(desc bool, keys string) string {
 // The page's rows are chosen first in a subquery, and the per-resource subqueries of the
 // SELECT list (multi-valued attributes, groups) run only for them, never for the rows OFFSET
 // skips. A page that skips rows chooses only their ids and keys, which an index-only scan can
-// skip through, and joins the page's rows back; a page that skips none (the first page, every
-// cursor page, and the lookups identity providers make by filter) takes its rows whole,
-// saving the join. LIMIT and OFFSET are literals, validated integers, because as parameters
+// skip through, and reads the page's rows back one by one by their key; a page that skips
+// none (the first page, every cursor page, and the lookups identity providers make by filter)
+// takes its rows whole, saving the join. The rows are read back in a LATERAL subquery that
+// PostgreSQL cannot flatten (OFFSET 0), so only the primary key can serve it: as a plain join,
+// the planner sometimes hashed the page against every row of the organization, read through
+// whichever index led with org_id (84 ms instead of 24 for 1,000 of 21,000 users). LIMIT and OFFSET are literals, validated integers, because as parameters
 // they keep PostgreSQL from ever using a cached plan.
 func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) string {
 	a := l.t.alias
@@ -325,9 +328,9 @@ func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) st
 		return fmt.Sprintf("SELECT %s.id::text, %s%s FROM (SELECT %s.*%s%s) %s ORDER BY %s",
 			a, pageKeys.String(), columns, a, keys.String(), choose, a, l.order(l.desc, page))
 	}
-	return fmt.Sprintf("SELECT page.id::text, %s%s%s JOIN (SELECT %s.id%s%s OFFSET %d) page"+
-		" ON page.id = %s.id WHERE %s.org_id = $1 ORDER BY %s",
-		pageKeys.String(), columns, from, a, keys.String(), choose, offset, a, a, l.order(l.desc, page))
+	return fmt.Sprintf("SELECT page.id::text, %s%s FROM (SELECT %s.id%s%s OFFSET %d) page"+
+		" CROSS JOIN LATERAL (SELECT * FROM %s %s WHERE %s.org_id = $1 AND %s.id = page.id OFFSET 0) %s ORDER BY %s",
+		pageKeys.String(), columns, a, keys.String(), choose, offset, l.t.name, a, a, a, a, l.order(l.desc, page))
 }
 
 // queuePageOf queues the read of a page (pageSQL) into out and, when keys is not nil, its keys

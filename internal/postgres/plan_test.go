@@ -30,10 +30,10 @@ type statements struct {
 	args [][]any
 }
 
-// isPage tells a page read (postgres/list.go): pages that skip rows join them back; pages that
-// skip none read them whole (pageSQL).
+// isPage tells a page read (postgres/list.go): pages that skip rows read them back by key;
+// pages that skip none read them whole (pageSQL).
 func isPage(sql string) bool {
-	return strings.Contains(sql, ") page ON page.id = ") || strings.Contains(sql, " FROM (SELECT ")
+	return strings.Contains(sql, ") page CROSS JOIN LATERAL ") || strings.Contains(sql, " FROM (SELECT ")
 }
 
 func (s *statements) record(sql string, args []any) {
@@ -367,4 +367,37 @@ func TestPerUserConditionsReadTheUsersOwnRows(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, reads, "reads of a user's emails to sort the page")
+}
+
+// TestSkippingPagesReadTheirRowsByKey: a page that skips rows (startIndex past 1) chooses its
+// ids first and reads each of its rows back by primary key, never by joining the page to the
+// whole organization, which PostgreSQL chose for 1,000 of 21,000 users when it could (a hash
+// join over every user, read through an index led by org_id: 84 ms instead of 24).
+func TestSkippingPagesReadTheirRowsByKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, traced := tracedPool(t, isPage)
+	s := orgStore(t, pool, "Acme", "example.com")
+	_, err := pool.Exec(ctx, `INSERT INTO users (org_id, id, user_name, title)
+		SELECT $1, gen_random_uuid(), 'user' || g || '@example.com', 't' || g % 2 FROM generate_series(1, 3000) g`, s.org)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "ANALYZE")
+	require.NoError(t, err)
+	f, err := filter.Parse(registry(t).User, `meta.lastModified gt "2000-01-01T00:00:00Z"`)
+	require.NoError(t, err)
+	for _, q := range []directory.Query{
+		{StartIndex: 1001, Count: 1000},
+		{Filter: f, StartIndex: 1001, Count: 1000},
+		{Filter: f, StartIndex: 1501, Count: 1000, Descending: true},
+	} {
+		p := s.page(t, q)
+		require.Len(t, p.Resources, 1000)
+		sql, args := traced.last()
+		require.Regexp(t, `LIMIT 1000 OFFSET [1-9]`, sql, "the page skips rows")
+		plan, printed := explain(t, pool, sql, args)
+		for _, join := range []string{"Hash Join", "Merge Join"} {
+			require.Nil(t, plan.find(join), "%s", printed)
+		}
+		require.Contains(t, plan.indexes(), "users_pkey", "%s", printed)
+	}
 }
