@@ -302,8 +302,9 @@ func (l *listing) order(desc bool, keys string) string {
 // takes its rows whole, saving the join. The rows are read back in a LATERAL subquery that
 // PostgreSQL cannot flatten (OFFSET 0), so only the primary key can serve it: as a plain join,
 // the planner sometimes hashed the page against every row of the organization, read through
-// whichever index led with org_id (84 ms instead of 24 for 1,000 of 21,000 users). LIMIT and OFFSET are literals, validated integers, because as parameters
-// they keep PostgreSQL from ever using a cached plan.
+// whichever index led with org_id (84 ms instead of 24 for 1,000 of 21,000 users). LIMIT and
+// OFFSET are literals, validated integers, because as parameters they keep PostgreSQL from ever
+// using a cached plan.
 func (l *listing) pageSQL(keyset *condition, reverse bool, limit, offset int) string {
 	a := l.t.alias
 	where := l.where
