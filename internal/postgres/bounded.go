@@ -4,7 +4,7 @@ import "sync"
 
 // bounded is a map kept between requests, safe for concurrent use, that holds at most max
 // entries: past it, an arbitrary entry makes room. The caches built on it keep what a miss can
-// read again (orgCache, countCache), so which entry goes matters little.
+// read again (orgCache, Store.counts), so which entry goes matters little.
 type bounded[V any] struct {
 	mu  sync.RWMutex
 	m   map[string]V

@@ -3,12 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
-// countCache keeps the totals of filtered lists between requests, so that paging through a
-// filtered list with startIndex (a connector's delta sync: meta.lastModified gt T, a thousand
-// users a page) counts the selection once instead of on every page, which made reading it
-// O(N²).
+// countedTotal is a filtered list's total as Store.counts keeps it between requests, with the
+// change counts it was counted at, so that paging through a filtered list with startIndex (a
+// connector's delta sync: meta.lastModified gt T, a thousand users a page) counts the selection
+// once instead of on every page, which made reading it O(N²).
 //
 // A total holds while its organization's change counts (migrations/0013_change_counts.sql) are
 // the ones it was counted with: every committed insert, update or delete of the table's rows
@@ -22,10 +23,6 @@ import (
 // In an organization being provisioned the counts move with every change, and the filter is
 // counted as before; the cache saves the counting when nothing changed in between, which is
 // when paging through a large selection costs the most.
-type countCache struct {
-	totals *bounded[countedTotal]
-}
-
 type countedTotal struct {
 	orgVersion, changes int64
 	total               int
@@ -35,22 +32,18 @@ type countedTotal struct {
 // most); past it, an arbitrary entry makes room (a miss costs a count, as without the cache).
 const maxCountedTotals = 1000
 
-func newCountCache() *countCache {
-	return &countCache{totals: newBounded[countedTotal](maxCountedTotals)}
-}
-
-// count returns the total of the filtered listing l, from the cache when nothing changed in its
-// organization since it was counted.
-func (c *countCache) count(ctx context.Context, s *Store, l *listing) (int, error) {
+// count counts the filtered listing l, or takes the total counted before (Store.counts) when
+// nothing changed in its organization since.
+func (l *listing) count(ctx context.Context, s *Store) (int, error) {
 	if l.q.children {
 		var total int
 		err := s.row(ctx, "SELECT count(*) FROM "+l.t.name+" "+l.t.alias+" WHERE "+l.where, l.q.args...).Scan(&total)
 		return total, err
 	}
 	key := l.t.name + "\x00" + l.where + "\x00" + fmt.Sprintf("%#v", l.q.args)
-	known, ok := c.totals.get(key)
+	known, ok := s.counts.get(key)
 	n := len(l.q.args)
-	args := append(append([]any(nil), l.q.args...), known.orgVersion, known.changes)
+	args := append(slices.Clone(l.q.args), known.orgVersion, known.changes, ok)
 	var orgVersion *int64
 	var changes int64
 	var counted *int
@@ -58,14 +51,14 @@ func (c *countCache) count(ctx context.Context, s *Store, l *listing) (int, erro
 		THEN NULL ELSE (SELECT count(*) FROM %s %s WHERE %s) END
 		FROM (SELECT (SELECT settings_version FROM organizations WHERE id = $1) AS org_version,
 			(SELECT coalesce(sum(changes), 0) FROM org_counts WHERE org_id = $1 AND tbl = '%s') AS changes OFFSET 0) v`,
-		n+3, n+1, n+2, l.t.name, l.t.alias, l.where, l.t.name), append(args, ok)...).Scan(&orgVersion, &changes, &counted)
+		n+3, n+1, n+2, l.t.name, l.t.alias, l.where, l.t.name), args...).Scan(&orgVersion, &changes, &counted)
 	switch {
 	case err != nil:
 		return 0, err
 	case counted == nil:
 		return known.total, nil
 	case orgVersion != nil:
-		c.totals.put(key, countedTotal{orgVersion: *orgVersion, changes: changes, total: *counted})
+		s.counts.put(key, countedTotal{orgVersion: *orgVersion, changes: changes, total: *counted})
 	}
 	return *counted, nil
 }

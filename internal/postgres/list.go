@@ -29,7 +29,7 @@ import (
 //     (sortKey); sorting by another attribute sorts the whole selection on every page.
 //
 // A filtered list counts when its page does not tell the total (a first page that is not full
-// ends the list) and nothing changed since the same filter was last counted (countCache): a
+// ends the list) and nothing changed since the same filter was last counted (listing.count): a
 // walk through a large selection with startIndex counts it once, not on every page. Its first
 // page is read before counting, to spare the count when the page is short; a later page is
 // counted first and then read from the nearer end.
@@ -236,12 +236,6 @@ func byCursor[T any](ctx context.Context, s *Store, l *listing, q directory.Quer
 func (l *listing) queueTotal(b *pgx.Batch, total *int) {
 	b.Queue("SELECT coalesce(sum(n), 0) FROM org_counts WHERE org_id = $1 AND tbl = $2", l.q.args[0], l.t.name).
 		QueryRow(func(row pgx.Row) error { return row.Scan(total) })
-}
-
-// count counts a filtered list, or takes the total counted before if nothing changed since
-// (countCache).
-func (l *listing) count(ctx context.Context, s *Store) (int, error) {
-	return s.counts.count(ctx, s, l)
 }
 
 // keyset is the condition selecting the resources after (or before) the one at k, in the

@@ -156,13 +156,19 @@ func (n planNode) find(typ string) *planNode {
 	return nil
 }
 
-func (n planNode) types() []string {
-	out := []string{n.Type}
+// collect returns of(m) for n and every node m below it, in plan order, leaving out "".
+func (n planNode) collect(of func(planNode) string) []string {
+	var out []string
+	if v := of(n); v != "" {
+		out = append(out, v)
+	}
 	for _, c := range n.Plans {
-		out = append(out, c.types()...)
+		out = append(out, c.collect(of)...)
 	}
 	return out
 }
+
+func (n planNode) types() []string { return n.collect(func(m planNode) string { return m.Type }) }
 
 // TestSortedPagesWalkAnIndex: in an organization of 20,000 users and 5,000 groups beside
 // another organization, the first page, the last page (startIndex=N-99, read from the end) and
@@ -264,16 +270,7 @@ func TestSortedPagesWalkAnIndex(t *testing.T) {
 	}
 }
 
-func (n planNode) indexes() []string {
-	var out []string
-	if n.Index != "" {
-		out = append(out, n.Index)
-	}
-	for _, c := range n.Plans {
-		out = append(out, c.indexes()...)
-	}
-	return out
-}
+func (n planNode) indexes() []string { return n.collect(func(m planNode) string { return m.Index }) }
 
 // TestPerUserConditionsReadTheUsersOwnRows: a condition on a multi-valued attribute that
 // PostgreSQL evaluates once per user (under OR or NOT, on the roles view, in a sort key) reads

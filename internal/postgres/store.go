@@ -26,7 +26,7 @@ type Store struct {
 	// cursors seals and opens list cursors (cursor.go).
 	cursors *cursors
 	// counts keeps the totals of filtered lists (countcache.go).
-	counts *countCache
+	counts *bounded[countedTotal]
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -38,7 +38,7 @@ func NewStore(pool *pgxpool.Pool, reg *schema.Registry) (*Store, error) {
 		return nil, err
 	}
 	return &Store{pool: pool, users: u, groups: newGroups(reg.Group), tokens: newTokenCache(),
-		orgs: newOrgCache(), cursors: &cursors{pool: pool, now: time.Now}, counts: newCountCache()}, nil
+		orgs: newOrgCache(), cursors: &cursors{pool: pool, now: time.Now}, counts: newBounded[countedTotal](maxCountedTotals)}, nil
 }
 
 // Orgs is the organization store over the same pool, sharing the token cache, so that an

@@ -85,7 +85,7 @@ func ownRows(table, parentCol string) string {
 type query struct {
 	args []any
 	// children tells that the condition reads a child table (a multi-valued attribute), whose
-	// changes the organization's change counts do not see (countcache.go).
+	// changes the organization's change counts do not see (listing.count).
 	children bool
 }
 
@@ -167,8 +167,7 @@ func (t *table) compare(q *query, c filter.Compare, perParent bool) (string, err
 				return "", err
 			}
 		}
-		q.children = true
-		return "EXISTS (SELECT 1 FROM " + ch.rows(t.alias, perParent) + " AND " + cond + ")", nil
+		return t.exists(q, ch, cond, perParent), nil
 	}
 	col, ok := t.columns[c.Path.String()]
 	if !ok {
@@ -213,8 +212,13 @@ func (t *table) valuePath(q *query, v filter.ValuePath, perParent bool) (string,
 	if err != nil {
 		return "", err
 	}
+	return t.exists(q, ch, cond, perParent), nil
+}
+
+// exists is the condition that some element of ch matches cond.
+func (t *table) exists(q *query, ch child, cond string, perParent bool) string {
 	q.children = true
-	return "EXISTS (SELECT 1 FROM " + ch.rows(t.alias, perParent) + " AND " + cond + ")", nil
+	return "EXISTS (SELECT 1 FROM " + ch.rows(t.alias, perParent) + " AND " + cond + ")"
 }
 
 // where translates the filter inside a value path into a condition on one element row.
