@@ -152,23 +152,19 @@ func listening(addr string) bool {
 	return err == nil
 }
 
-// authorizedStatus is getStatus with a bearer token.
+func getStatus(url string) int { return authorizedStatus(url, "") }
+
+// authorizedStatus is the status of a GET of url with a bearer token (none when token is
+// empty), or -1 when no answer came.
 func authorizedStatus(url, token string) int {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return -1
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return -1
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res.Body.Close()
-	return res.StatusCode
-}
-
-func getStatus(url string) int {
-	res, err := http.Get(url)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return -1
 	}
