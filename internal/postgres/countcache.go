@@ -35,9 +35,10 @@ const maxCountedTotals = 1000
 // count counts the filtered listing l, or takes the total counted before (Store.counts) when
 // nothing changed in its organization since.
 func (l *listing) count(ctx context.Context, s *Store) (int, error) {
+	counting := "SELECT count(*) FROM " + l.t.name + " " + l.t.alias + " WHERE " + l.where
 	if l.q.children {
 		var total int
-		err := s.row(ctx, "SELECT count(*) FROM "+l.t.name+" "+l.t.alias+" WHERE "+l.where, l.q.args...).Scan(&total)
+		err := s.row(ctx, counting, l.q.args...).Scan(&total)
 		return total, err
 	}
 	key := l.t.name + "\x00" + l.where + "\x00" + fmt.Sprintf("%#v", l.q.args)
@@ -48,10 +49,10 @@ func (l *listing) count(ctx context.Context, s *Store) (int, error) {
 	var changes int64
 	var counted *int
 	err := s.row(ctx, fmt.Sprintf(`SELECT v.org_version, v.changes, CASE WHEN $%d AND v.org_version = $%d AND v.changes = $%d
-		THEN NULL ELSE (SELECT count(*) FROM %s %s WHERE %s) END
+		THEN NULL ELSE (%s) END
 		FROM (SELECT (SELECT settings_version FROM organizations WHERE id = $1) AS org_version,
 			(SELECT coalesce(sum(changes), 0) FROM org_counts WHERE org_id = $1 AND tbl = '%s') AS changes OFFSET 0) v`,
-		n+3, n+1, n+2, l.t.name, l.t.alias, l.where, l.t.name), args...).Scan(&orgVersion, &changes, &counted)
+		n+3, n+1, n+2, counting, l.t.name), args...).Scan(&orgVersion, &changes, &counted)
 	switch {
 	case err != nil:
 		return 0, err
